@@ -1,0 +1,162 @@
+// Package backend owns LossLab's choice of GoMLX backend: every other package asks it,
+// none picks a backend on its own.
+//
+// The rule, in order:
+//
+//  1. $GOMLX_BACKEND, when set, wins (e.g. "go", "xla:cpu", "xla:cuda").
+//  2. When this program was built with the XLA backend linked in (no "noxla" build tag) and a PJRT
+//     plugin is installed (in $PJRT_PLUGIN_LIBRARY_PATH or go-xla's default folders), XLA is used:
+//     CUDA if its plugin is there, else CPU.
+//  3. Otherwise the pure-Go backend ("go"), which is always compiled in and always works offline.
+//
+// Nothing here downloads a plugin: go-xla's auto-install is switched off in every LossLab program.
+// Installing a plugin is the job of `go run ./kernel install`, which may do it when it has internet.
+package backend
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/gomlx/gomlx/backends"
+	_ "github.com/gomlx/gomlx/backends/simplego" // The embedded default: pure Go, offline.
+)
+
+// EnvVar is GoMLX's own override variable; LossLab honours it unchanged.
+const EnvVar = "GOMLX_BACKEND"
+
+// xlaLinked is set by xla.go when the XLA backend is compiled in (builds without -tags=noxla).
+var xlaLinked bool
+
+// XLALinked reports whether this program was built with the XLA backend compiled in.
+func XLALinked() bool { return xlaLinked }
+
+// Choice is the backend configuration LossLab will use and why.
+type Choice struct {
+	// Config is a GoMLX backend configuration string: "go", "xla:cpu", "xla:cuda", ...
+	Config string
+	// Reason says in a few words why this configuration was chosen.
+	Reason string
+}
+
+// PluginSearchPaths lists the folders searched for PJRT plugins, in order: $PJRT_PLUGIN_LIBRARY_PATH
+// (":"-separated) if set, else ~/.local/lib/go-xla, /usr/local/lib/go-xla and $LD_LIBRARY_PATH.
+func PluginSearchPaths() []string {
+	if p := os.Getenv("PJRT_PLUGIN_LIBRARY_PATH"); p != "" {
+		return filepath.SplitList(p)
+	}
+	var paths []string
+	if home, err := os.UserHomeDir(); err == nil {
+		paths = append(paths, filepath.Join(home, ".local", "lib", "go-xla"))
+	}
+	paths = append(paths, "/usr/local/lib/go-xla")
+	if ld := os.Getenv("LD_LIBRARY_PATH"); ld != "" {
+		paths = append(paths, filepath.SplitList(ld)...)
+	}
+	return paths
+}
+
+// Plugins returns the PJRT plugins found on this machine, name ("cpu", "cuda", ...) to file path.
+// It only looks at file names; it loads nothing and downloads nothing.
+func Plugins() map[string]string {
+	found := make(map[string]string)
+	for _, dir := range PluginSearchPaths() {
+		for _, pattern := range []string{"pjrt_c_api_*_plugin.so", "pjrt-plugin-*.so", "pjrt_plugin_*.so"} {
+			matches, _ := filepath.Glob(filepath.Join(dir, pattern))
+			sort.Strings(matches)
+			for _, m := range matches {
+				name := pluginName(filepath.Base(m))
+				if _, seen := found[name]; name != "" && !seen {
+					found[name] = m
+				}
+			}
+		}
+	}
+	return found
+}
+
+func pluginName(base string) string {
+	base = strings.TrimSuffix(base, ".so")
+	for _, prefix := range []string{"pjrt_c_api_", "pjrt-plugin-", "pjrt_plugin_"} {
+		if strings.HasPrefix(base, prefix) {
+			return strings.TrimSuffix(strings.TrimPrefix(base, prefix), "_plugin")
+		}
+	}
+	return ""
+}
+
+// Choose applies the rule in the package doc and returns the configuration to use.
+func Choose() Choice {
+	if cfg, ok := os.LookupEnv(EnvVar); ok && cfg != "" {
+		return Choice{Config: cfg, Reason: "set by $" + EnvVar}
+	}
+	plugins := Plugins()
+	if !xlaLinked {
+		if len(plugins) > 0 {
+			return Choice{Config: "go", Reason: "a PJRT plugin is installed, but this build has -tags=noxla; rebuild without it to use XLA"}
+		}
+		return Choice{Config: "go", Reason: "no PJRT plugin installed (pure-Go backend, offline)"}
+	}
+	for _, name := range []string{"cuda", "cpu"} {
+		if _, ok := plugins[name]; ok {
+			return Choice{Config: "xla:" + name, Reason: "PJRT plugin " + plugins[name]}
+		}
+	}
+	return Choice{Config: "go", Reason: "XLA is linked but no PJRT plugin is installed (pure-Go backend)"}
+}
+
+var (
+	once    sync.Once
+	chosen  Choice
+	backend backends.Backend
+	newErr  error
+)
+
+// Get returns the process-wide backend, created on first use from Choose.
+func Get() (backends.Backend, error) {
+	once.Do(func() {
+		chosen = Choose()
+		backend, newErr = newBackend(chosen.Config)
+		if newErr != nil {
+			newErr = fmt.Errorf("losslab: cannot start GoMLX backend %q (%s): %w", chosen.Config, chosen.Reason, newErr)
+		}
+	})
+	return backend, newErr
+}
+
+// newBackend turns GoMLX's panics (unknown backend name, plugin load failures) into errors.
+func newBackend(config string) (b backends.Backend, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return backends.NewWithConfig(config)
+}
+
+// Must is Get for notebooks and examples: it panics with Get's error.
+func Must() backends.Backend {
+	b, err := Get()
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// Describe returns one line saying which backend runs and why, e.g.
+// "backend: go (pure Go, 2 CPU cores) — no PJRT plugin installed (pure-Go backend, offline)".
+func Describe() string {
+	b, err := Get()
+	if err != nil {
+		return "backend: unavailable — " + err.Error()
+	}
+	desc := b.Name()
+	if d := b.Description(); d != "" && d != desc {
+		desc += " (" + d + ")"
+	}
+	return fmt.Sprintf("backend: %s on %d CPU cores — %s", desc, runtime.NumCPU(), chosen.Reason)
+}
