@@ -101,9 +101,12 @@ func Choose() Choice {
 		}
 		return Choice{Config: "go", Reason: "no PJRT plugin installed (pure-Go backend, offline)"}
 	}
-	for _, name := range []string{"cuda", "cpu"} {
-		if _, ok := plugins[name]; ok {
-			return Choice{Config: "xla:" + name, Reason: "PJRT plugin " + plugins[name]}
+	for _, kind := range []string{"cuda", "cpu"} {
+		for name, path := range plugins {
+			// Installed plugins may carry a version: "cpu", "cpu_v0.83.1", "cuda13".
+			if strings.HasPrefix(name, kind) {
+				return Choice{Config: "xla:" + name, Reason: "PJRT plugin " + path}
+			}
 		}
 	}
 	return Choice{Config: "go", Reason: "XLA is linked but no PJRT plugin is installed (pure-Go backend)"}

@@ -1,0 +1,295 @@
+// Package nbcheck runs notebooks headless through the `losslab` kernel (Debian's nbconvert) and checks
+// what they printed. GoNB reports a cell whose program panicked or exited non-zero with status "ok", so a
+// clean execution is not enough: the outputs are read for errors, panics and exit statuses, and a
+// notebook must show at least one picture.
+package nbcheck
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Python runs Jupyter: Debian's interpreter, not a pyenv one.
+const Python = "/usr/bin/python3"
+
+// Notebook is the part of an .ipynb file the checks read.
+type Notebook struct {
+	Cells []Cell `json:"cells"`
+}
+
+// Cell is one notebook cell.
+type Cell struct {
+	CellType string   `json:"cell_type"`
+	Source   any      `json:"source"`
+	Outputs  []Output `json:"outputs"`
+}
+
+// Output is one cell output.
+type Output struct {
+	OutputType string         `json:"output_type"`
+	Name       string         `json:"name"`
+	Text       any            `json:"text"`
+	Data       map[string]any `json:"data"`
+	EName      string         `json:"ename"`
+	EValue     string         `json:"evalue"`
+}
+
+// Options for Execute.
+type Options struct {
+	Kernel  string        // kernelspec name; default "losslab"
+	Timeout time.Duration // whole-notebook limit; default 10 minutes
+	// Dir is the folder the kernel runs in; default the notebook's own folder.
+	Dir string
+	// Output is where the executed notebook is written; default a temporary file that is removed.
+	Output string
+	// Env adds environment variables for the kernel (e.g. LOSSLAB_QUICK=1).
+	Env []string
+}
+
+// Report is the outcome of one notebook.
+type Report struct {
+	Path     string
+	Duration time.Duration
+	Problems []string // empty when the notebook passed
+	Pictures int      // outputs that are a picture (SVG, PNG, or HTML holding an <svg>/<img>/plotly div)
+}
+
+// OK reports whether the notebook passed every check.
+func (r *Report) OK() bool { return len(r.Problems) == 0 }
+
+func (r *Report) String() string {
+	if r.OK() {
+		return fmt.Sprintf("ok   %s (%.1fs, %d picture(s))", r.Path, r.Duration.Seconds(), r.Pictures)
+	}
+	return fmt.Sprintf("FAIL %s (%.1fs):\n  %s", r.Path, r.Duration.Seconds(), strings.Join(r.Problems, "\n  "))
+}
+
+// Execute runs the notebook at path through the kernel and checks its outputs.
+func Execute(path string, opts Options) (*Report, error) {
+	if opts.Kernel == "" {
+		opts.Kernel = "losslab"
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 10 * time.Minute
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return nil, err
+	}
+	dir := opts.Dir
+	if dir == "" {
+		dir = filepath.Dir(abs)
+	}
+	out := opts.Output
+	if out == "" {
+		tmp, err := os.MkdirTemp("", "nbcheck-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		out = filepath.Join(tmp, filepath.Base(abs))
+	}
+	outAbs, err := filepath.Abs(out)
+	if err != nil {
+		return nil, err
+	}
+	// nbclient drives the kernel; errors stay in the outputs (allow_errors) so that every problem of
+	// the notebook is reported, not only the first.
+	script := `
+import sys, nbformat
+from nbclient import NotebookClient
+src, dst, kernel, timeout, cwd = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+nb = nbformat.read(src, as_version=4)
+client = NotebookClient(nb, kernel_name=kernel, timeout=timeout, allow_errors=True,
+                        resources={"metadata": {"path": cwd}}, record_timing=False)
+try:
+    client.execute()
+finally:
+    tmp = dst + ".tmp"
+    nbformat.write(nb, tmp)
+    import os
+    os.replace(tmp, dst)
+`
+	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
+	defer cancel()
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, Python, "-c", script, abs, outAbs, opts.Kernel, fmt.Sprint(int(opts.Timeout.Seconds())), dir)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), opts.Env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.Stdout = &stderr
+	runErr := cmd.Run()
+	rep := &Report{Path: path, Duration: time.Since(start)}
+	if ctx.Err() != nil {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("timed out after %s", opts.Timeout))
+	}
+	if runErr != nil && ctx.Err() == nil {
+		rep.Problems = append(rep.Problems, "executing the notebook failed: "+lastLines(stderr.String(), 8))
+	}
+	data, err := os.ReadFile(outAbs)
+	if err != nil {
+		if len(rep.Problems) == 0 {
+			rep.Problems = append(rep.Problems, "no executed notebook was written: "+err.Error())
+		}
+		return rep, nil
+	}
+	var nb Notebook
+	if err := json.Unmarshal(data, &nb); err != nil {
+		return nil, fmt.Errorf("reading executed notebook %s: %w", outAbs, err)
+	}
+	problems, pictures := Check(&nb)
+	rep.Problems = append(rep.Problems, problems...)
+	rep.Pictures = pictures
+	return rep, nil
+}
+
+var (
+	reExit  = regexp.MustCompile(`(?m)^(\^C\n)?exit status \d+\s*$|(?m)^signal: [a-z ]+$`)
+	rePanic = regexp.MustCompile(`(?m)^panic: |^fatal error: |goroutine \d+ \[running\]`)
+	// GoNB shows compile errors and failed `go get`s as HTML (and sometimes only there).
+	reCompile = regexp.MustCompile(`(?i)failed to run "/[^"]*go (build|get)|failed to run .go (build|get)|gonb_err|# gonb_`)
+)
+
+// Check reads an executed notebook's outputs. It returns one line per problem (error outputs, panics,
+// non-zero exits, compile errors, no picture at all) and the number of picture outputs.
+func Check(nb *Notebook) (problems []string, pictures int) {
+	code := 0
+	for _, c := range nb.Cells {
+		if c.CellType != "code" {
+			continue
+		}
+		code++
+		where := fmt.Sprintf("code cell %d (%s)", code, firstSourceLine(c.Source))
+		for _, o := range c.Outputs {
+			switch o.OutputType {
+			case "error":
+				problems = append(problems, fmt.Sprintf("%s: error output %s: %s", where, o.EName, oneLine(o.EValue)))
+			case "stream":
+				text := joinText(o.Text)
+				if m := rePanic.FindString(text); m != "" {
+					problems = append(problems, fmt.Sprintf("%s: the cell program panicked: %s", where, oneLine(lineAround(text, m))))
+				} else if m := reExit.FindString(text); m != "" {
+					problems = append(problems, fmt.Sprintf("%s: the cell program ended with %q", where, strings.TrimSpace(m)))
+				}
+			case "display_data", "execute_result":
+				if isPicture(o.Data) {
+					pictures++
+				}
+				if h := joinText(o.Data["text/html"]); h != "" && reCompile.MatchString(h) {
+					problems = append(problems, fmt.Sprintf("%s: compile error: %s", where, oneLine(stripTags(h))))
+				}
+			}
+		}
+	}
+	if code > 0 && pictures == 0 {
+		problems = append(problems, "the notebook shows no picture (no image/svg/png output, no HTML holding an <svg> or <img>)")
+	}
+	return problems, pictures
+}
+
+func isPicture(data map[string]any) bool {
+	for mime := range data {
+		if strings.HasPrefix(mime, "image/") {
+			return true
+		}
+	}
+	html := joinText(data["text/html"])
+	return strings.Contains(html, "<svg") || strings.Contains(html, "<img") || strings.Contains(html, "Plotly.newPlot")
+}
+
+func joinText(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case []any:
+		var b strings.Builder
+		for _, s := range t {
+			if str, ok := s.(string); ok {
+				b.WriteString(str)
+			}
+		}
+		return b.String()
+	}
+	return ""
+}
+
+func firstSourceLine(src any) string {
+	for _, line := range strings.Split(joinText(src), "\n") {
+		if t := strings.TrimSpace(line); t != "" && t != "%%" {
+			if len(t) > 60 {
+				t = t[:60] + "…"
+			}
+			return t
+		}
+	}
+	return "empty"
+}
+
+func lineAround(text, m string) string {
+	i := strings.Index(text, m)
+	rest := text[i:]
+	if j := strings.IndexByte(rest, '\n'); j >= 0 && !strings.HasPrefix(m, "goroutine") {
+		rest = rest[:j]
+	}
+	return rest
+}
+
+var (
+	reStyle = regexp.MustCompile(`(?s)<style.*?</style>|<script.*?</script>`)
+	reTags  = regexp.MustCompile(`<[^>]*>`)
+)
+
+func stripTags(s string) string {
+	return html.UnescapeString(reTags.ReplaceAllString(reStyle.ReplaceAllString(s, " "), " "))
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// ErrNoKernel is returned by KernelInstalled when the kernelspec is missing.
+var ErrNoKernel = errors.New(`the "losslab" kernel is not installed: run "go run ./kernel install" (the README's test command does it)`)
+
+// KernelInstalled checks that Jupyter knows the kernel.
+func KernelInstalled(name string) error {
+	out, err := exec.Command(Python, "-m", "jupyter", "kernelspec", "list", "--json").Output()
+	if err != nil {
+		return fmt.Errorf("cannot list Jupyter kernels with %s -m jupyter (is Debian's jupyter installed?): %w", Python, err)
+	}
+	var specs struct {
+		Kernelspecs map[string]any `json:"kernelspecs"`
+	}
+	if err := json.Unmarshal(out, &specs); err != nil {
+		return err
+	}
+	if _, ok := specs.Kernelspecs[name]; !ok {
+		return ErrNoKernel
+	}
+	return nil
+}

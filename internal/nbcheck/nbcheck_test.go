@@ -1,0 +1,96 @@
+package nbcheck
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func requireKernel(t *testing.T) {
+	t.Helper()
+	if err := KernelInstalled("losslab"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The harness must fail a notebook for each way a GoNB cell can go wrong while Jupyter still reports "ok".
+func TestHarnessCatchesFailures(t *testing.T) {
+	requireKernel(t)
+	cases := map[string]string{
+		"good.ipynb":          "",
+		"panic.ipynb":         "panicked: panic: assignment to entry in nil map",
+		"exit3.ipynb":         `ended with "exit status 3"`,
+		"compile-error.ipynb": "undefinedThing",
+		"noplot.ipynb":        "shows no picture",
+	}
+	for name, want := range cases {
+		t.Run(name, func(t *testing.T) {
+			rep, err := Execute(filepath.Join("testdata", name), Options{Timeout: 5 * time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want == "" {
+				if !rep.OK() {
+					t.Fatalf("want pass, got:\n%s", rep)
+				}
+				if rep.Pictures != 1 {
+					t.Errorf("want 1 picture, got %d", rep.Pictures)
+				}
+				return
+			}
+			if rep.OK() {
+				t.Fatalf("want a failure mentioning %q, the notebook passed", want)
+			}
+			if !strings.Contains(strings.Join(rep.Problems, "\n"), want) {
+				t.Fatalf("want a problem mentioning %q, got:\n%s", want, rep)
+			}
+		})
+	}
+}
+
+// A notebook in a new, empty folder outside the repository imports lib/ with no setup cell.
+func TestFreshFolderOutsideRepo(t *testing.T) {
+	requireKernel(t)
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join("testdata", "good.ipynb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "fresh.ipynb")
+	if err := os.WriteFile(path, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "fresh.out.ipynb")
+	rep, err := Execute(path, Options{Timeout: 5 * time.Minute, Output: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("notebook outside the repo failed:\n%s", rep)
+	}
+	data, _ := os.ReadFile(out)
+	if !strings.Contains(string(data), "backend: ") {
+		t.Errorf("the first cell should say which backend runs; output notebook:\n%.2000s", data)
+	}
+}
+
+func TestCheckReadsOutputs(t *testing.T) {
+	nb := &Notebook{Cells: []Cell{
+		{CellType: "markdown"},
+		{CellType: "code", Source: "%%\nfmt.Println(1)", Outputs: []Output{
+			{OutputType: "stream", Name: "stdout", Text: "1\n"},
+			{OutputType: "display_data", Data: map[string]any{"text/html": []any{"<div><svg></svg></div>"}}},
+		}},
+	}}
+	problems, pics := Check(nb)
+	if len(problems) != 0 || pics != 1 {
+		t.Fatalf("clean notebook: problems %v, pictures %d", problems, pics)
+	}
+	nb.Cells[1].Outputs = append(nb.Cells[1].Outputs, Output{OutputType: "stream", Name: "stderr", Text: "signal: killed\n"})
+	problems, _ = Check(nb)
+	if len(problems) != 1 || !strings.Contains(problems[0], "signal: killed") {
+		t.Fatalf("killed cell: got %v", problems)
+	}
+}

@@ -1,0 +1,78 @@
+package setup
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/losslab/losslab/lib/backend"
+)
+
+// Doctor prints what is installed and what to do about anything missing. It returns the number of
+// problems found.
+func Doctor(w io.Writer, p Paths) int {
+	problems := 0
+	check := func(ok bool, what, detail, fix string) {
+		if !ok {
+			problems++
+			if fix != "" {
+				detail += " — " + fix
+			}
+		}
+		Step(w, ok, what, detail)
+	}
+	const fixInstall = "run: go run ./kernel install"
+
+	goCmd, err := RealGo(p)
+	if err != nil {
+		check(false, "go", err.Error(), "")
+	} else {
+		out, _ := exec.Command(goCmd, "env", "GOVERSION").Output()
+		v := strings.TrimSpace(string(out))
+		check(strings.HasPrefix(v, "go1.26") || strings.HasPrefix(v, "go1.27"), "go", v+" at "+goCmd, "LossLab needs Go 1.26")
+	}
+	for _, t := range Tools {
+		path := filepath.Join(p.Bin, t.Name)
+		check(isExecutable(path), t.Name, path, fixInstall)
+	}
+	check(isExecutable(filepath.Join(p.Bin, "go")), "go wrapper", filepath.Join(p.Bin, "go"), fixInstall)
+	if goCmd != "" {
+		if stamp, err := toolsStamp(p, goCmd); err == nil {
+			old, _ := os.ReadFile(filepath.Join(p.Bin, ".tools-stamp"))
+			check(string(old) == stamp, "tool pins", "tools built from this go.mod/go.sum and Go", "go.mod changed since the last build; "+fixInstall)
+		}
+	}
+	jupOK, jupInfo := JupyterOK()
+	check(jupOK, "jupyter", jupInfo+" ("+Python+")", "install Debian's jupyter-notebook jupyter-nbconvert python3-nbclient python3-jupyter-client, or "+fixInstall+" as root")
+	check(DatasetOK(), "dataset", "Fashion-MNIST in "+DatasetDir, "apt-get install dataset-fashion-mnist")
+	if spec, err := ReadKernelSpec(p); err != nil {
+		check(false, "kernelspec", fmt.Sprintf("%q not installed in %s", KernelName, p.KernelSpec), fixInstall)
+	} else {
+		repoOK := spec.Env["LOSSLAB_REPO"] == p.Repo
+		detail := fmt.Sprintf("%q (%s) → %s, cells see %s, GOFLAGS=%q", KernelName, spec.DisplayName, spec.Argv[0], spec.Env["LOSSLAB_REPO"], spec.Env["GOFLAGS"])
+		check(repoOK, "kernelspec", detail, "it points at another checkout; "+fixInstall+" here to switch")
+	}
+	plotly := PlotlyDir(p)
+	_, err = os.Stat(plotly)
+	check(err == nil, "plotly.js", plotly, "interactive plots fall back to static ones; "+fixInstall+" with npm available")
+
+	plugins := backend.Plugins()
+	if len(plugins) == 0 {
+		Step(w, true, "pjrt plugin", "none installed (searched "+strings.Join(backend.PluginSearchPaths(), ", ")+"); the pure-Go backend is used — fine offline, XLA is much faster when a plugin can be installed")
+	} else {
+		for name, path := range plugins {
+			Step(w, true, "pjrt plugin", name+" at "+path)
+		}
+	}
+	choice := backend.Choose()
+	Step(w, true, "backend", fmt.Sprintf("%s — %s (this kernel command; cells use GOFLAGS from the kernelspec)", choice.Config, choice.Reason))
+	if problems == 0 {
+		fmt.Fprintln(w, "all good")
+	} else {
+		fmt.Fprintf(w, "%d problem(s) found\n", problems)
+	}
+	return problems
+}

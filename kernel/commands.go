@@ -1,0 +1,136 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/losslab/losslab/internal/nbcheck"
+	"github.com/losslab/losslab/internal/setup"
+)
+
+func install() (setup.Paths, error) {
+	p, err := setup.FindPaths()
+	if err != nil {
+		return p, err
+	}
+	return p, setup.Install(os.Stdout, p, setup.Options{
+		NoSystem: os.Getenv("LOSSLAB_NO_SYSTEM") == "1",
+		NoPlugin: os.Getenv("LOSSLAB_NO_PLUGIN") == "1",
+	})
+}
+
+func cmdInstall(args []string) error {
+	fs := flag.NewFlagSet("install", flag.ExitOnError)
+	_ = fs.Parse(args)
+	start := time.Now()
+	_, err := install()
+	if err == nil {
+		fmt.Printf("done in %.1fs: open Jupyter and pick the kernel %q\n", time.Since(start).Seconds(), setup.KernelDisplayName)
+	}
+	return err
+}
+
+func cmdDoctor(args []string) error {
+	p, err := setup.FindPaths()
+	if err != nil {
+		return err
+	}
+	if n := setup.Doctor(os.Stdout, p); n > 0 {
+		os.Exit(1)
+	}
+	return nil
+}
+
+// cmdUp installs what is missing, then replaces itself with Jupyter Notebook (or JupyterLab with -lab)
+// serving notebooks/. Jupyter prints the URL with its token.
+func cmdUp(args []string) error {
+	fs := flag.NewFlagSet("up", flag.ExitOnError)
+	ip := fs.String("ip", "127.0.0.1", "address Jupyter listens on")
+	port := fs.Int("port", 8888, "port Jupyter listens on")
+	lab := fs.Bool("lab", false, "start JupyterLab instead of the classic Notebook")
+	_ = fs.Parse(args)
+	p, err := install()
+	if err != nil {
+		return err
+	}
+	app := "notebook"
+	if *lab {
+		app = "jupyterlab"
+	}
+	argv := []string{setup.Python, "-m", app, "--no-browser", "--ip=" + *ip, fmt.Sprintf("--port=%d", *port),
+		"--notebook-dir=" + filepath.Join(p.Repo, "notebooks")}
+	argv = append(argv, fs.Args()...)
+	fmt.Printf("starting: %v\n(Jupyter prints the URL to open, with its token, below)\n", argv)
+	return syscall.Exec(setup.Python, argv, os.Environ())
+}
+
+// cmdTest is the README's one test command: install, then every Go test including the notebooks, with
+// the notebooks at their quick (CI) sizes unless LOSSLAB_QUICK is already set.
+func cmdTest(args []string) error {
+	p, err := install()
+	if err != nil {
+		return err
+	}
+	if os.Getenv("LOSSLAB_QUICK") == "" {
+		os.Setenv("LOSSLAB_QUICK", "1")
+	}
+	goCmd, err := setup.RealGo(p)
+	if err != nil {
+		return err
+	}
+	argv := append([]string{"test", "-tags=noxla", "-timeout=75m", "-p=2", "./..."}, args...)
+	fmt.Printf("running: go %v (LOSSLAB_QUICK=%s)\n", argv, os.Getenv("LOSSLAB_QUICK"))
+	cmd := exec.Command(goCmd, argv...)
+	cmd.Dir = p.Repo
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	return cmd.Run()
+}
+
+// cmdExecute runs notebooks through the kernel and checks them; with -inplace the executed notebook
+// (with its outputs) replaces the original, e.g. to commit full-size results.
+func cmdExecute(args []string) error {
+	fs := flag.NewFlagSet("execute", flag.ExitOnError)
+	inplace := fs.Bool("inplace", false, "write the executed notebook (with outputs) over the original when it passes")
+	timeout := fs.Duration("timeout", 20*time.Minute, "limit per notebook")
+	_ = fs.Parse(args)
+	if fs.NArg() == 0 {
+		return errors.New("name at least one notebook")
+	}
+	if err := nbcheck.KernelInstalled("losslab"); err != nil {
+		return err
+	}
+	failed := 0
+	for _, path := range fs.Args() {
+		opts := nbcheck.Options{Timeout: *timeout}
+		if *inplace {
+			opts.Output = path + ".executed"
+		}
+		rep, err := nbcheck.Execute(path, opts)
+		if err != nil {
+			return err
+		}
+		fmt.Println(rep)
+		if !rep.OK() {
+			failed++
+			if *inplace {
+				os.Remove(opts.Output)
+			}
+			continue
+		}
+		if *inplace {
+			if err := os.Rename(opts.Output, path); err != nil {
+				return err
+			}
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d notebook(s) failed", failed)
+	}
+	return nil
+}

@@ -1,0 +1,67 @@
+// Package notebooks holds LossLab's notebooks; its test runs every one of them headless through the
+// `losslab` kernel and fails on any error output, panic, non-zero exit or missing picture.
+//
+// LOSSLAB_QUICK=1 (set by `go run ./kernel test`) shrinks the notebooks' sizes for CI; the code path is
+// the same as a full run. LOSSLAB_NOTEBOOK_TIMEOUT (a Go duration, default 10m) bounds each notebook.
+// LOSSLAB_NOTEBOOKS (a comma-separated list of paths relative to this folder) runs only those.
+package notebooks
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/losslab/losslab/internal/nbcheck"
+)
+
+func TestNotebooks(t *testing.T) {
+	if err := nbcheck.KernelInstalled("losslab"); err != nil {
+		t.Fatal(err)
+	}
+	timeout := 10 * time.Minute
+	if v := os.Getenv("LOSSLAB_NOTEBOOK_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("LOSSLAB_NOTEBOOK_TIMEOUT=%q: %v", v, err)
+		}
+		timeout = d
+	}
+	var paths []string
+	if only := os.Getenv("LOSSLAB_NOTEBOOKS"); only != "" {
+		paths = strings.Split(only, ",")
+	} else {
+		err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && path != ".") {
+				return filepath.SkipDir // .ipynb_checkpoints
+			}
+			if !d.IsDir() && strings.HasSuffix(path, ".ipynb") {
+				paths = append(paths, path)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(paths) == 0 {
+		t.Fatal("no notebooks found under notebooks/")
+	}
+	for _, path := range paths {
+		t.Run(strings.TrimSuffix(path, ".ipynb"), func(t *testing.T) {
+			rep, err := nbcheck.Execute(path, nbcheck.Options{Timeout: timeout, Env: []string{"LOSSLAB_QUICK=" + os.Getenv("LOSSLAB_QUICK")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Log(rep)
+			if !rep.OK() {
+				t.Fatal(rep)
+			}
+		})
+	}
+}
