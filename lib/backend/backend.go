@@ -157,8 +157,8 @@ func Describe() string {
 	if err != nil {
 		return "backend: unavailable — " + err.Error()
 	}
-	desc := b.Name()
-	if d := b.Description(); d != "" && d != desc {
+	desc := chosen.Config
+	if d := b.Description(); d != "" {
 		desc += " (" + d + ")"
 	}
 	return fmt.Sprintf("backend: %s on %d CPU cores — %s", desc, runtime.NumCPU(), chosen.Reason)
