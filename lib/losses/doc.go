@@ -19,4 +19,29 @@
 // Integer inputs are int32 in graphs. Objectives with state (per-example temperatures, per-class status,
 // balance weights) expose the state and its update as explicit functions; evaluating the objective alone
 // uses the documented initial state.
+//
+// # Using an objective
+//
+// From any Go program, Evaluate checks a batch of tensors against the objective's kind, runs the graph on
+// the backend chosen by lib/backend and returns the loss, the per-example losses and the gradient of the
+// loss with respect to every float input:
+//
+//	res, err := losses.Evaluate("ldr-kl", map[string]*tensors.Tensor{
+//		"logits": tensors.FromValue([][]float32{{2, 1, 0.1}}),
+//		"labels": tensors.FromValue([]int32{0}),
+//	}, losses.Params{"lambda": 1})
+//
+// Inside a graph, the exported functions (CrossEntropy, CompSum, LDRKL, ZLoss, ...) take nodes directly.
+// TrainLoss adapts a classification objective to GoMLX's train.LossFn signature (labels [B] or [B,1],
+// logits [B,K]), and GraphLoss gives any objective's mean loss from a Batch of nodes.
+//
+// The command `losslab objective list [--json]` lists the registry, and
+// `losslab objective eval NAME [--set k=v,...] [--seed N]` evaluates an objective on a JSON batch read
+// from stdin (DecodeInputs, Result.MarshalJSON), for cross-checks against other implementations.
+//
+// # Workarounds
+//
+// The pure-Go backend cannot differentiate Slice (it lacks Pad), so objectives pick the true-class entry
+// with one-hot products and mask with Where. GoMLX v0.26 defines no gradient for Expm1; compsum.go uses
+// an exact detached-value construction instead (see expm1).
 package losses

@@ -1,0 +1,31 @@
+// Command losslab explores LossLab's training objectives from the command line.
+//
+// Usage:
+//
+//	losslab objective list [--json]
+//	losslab objective eval NAME [--set k=v,...] [--seed N] [--float32] < batch.json
+//
+// `objective eval` reads one JSON object of named (nested) arrays on stdin, e.g.
+// {"logits": [[2, 1, 0.1]], "labels": [0]}, and writes
+// {"loss": x, "per_example": [...], "grad": {"logits": [[...]]}}: the loss, the per-example losses
+// (omitted where the objective is not a per-example mean) and the gradient of the loss with respect to
+// every float input, nested like the input. It computes in float64 unless --float32 is given.
+// Any problem gives a non-zero exit status and a one-line error on stderr.
+//
+// Commands are `losslab <noun> <verb>`; see commands.go to add one.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "losslab: "+err.Error())
+		if _, ok := err.(usageError); ok {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}

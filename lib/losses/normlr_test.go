@@ -1,0 +1,337 @@
+package losses
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/losslab/losslab/lib/backend"
+)
+
+func logisticBatch() map[string]Arr {
+	return map[string]Arr{
+		"scores": Vec(0.7, -1.3, 2.2, 0.05, -0.4, 3.1),
+		"labels": Vec(1, 0, 0, 1, 1, 0),
+	}
+}
+
+func logisticHuge() map[string]Arr {
+	return map[string]Arr{"scores": Vec(1e4, -1e4, 1e4, -1e4, 0), "labels": Vec(1, 1, 0, 0, 1)}
+}
+
+func TestLogisticReference(t *testing.T) {
+	CheckObjective(t, "logistic", logisticBatch(), nil, func(in map[string]Arr, _ Params) (float64, []float64) {
+		s, l := in["scores"], in["labels"]
+		per := make([]float64, len(s.Data))
+		for i, v := range s.Data {
+			per[i] = math.Log(1 + math.Exp(-(2*l.Data[i]-1)*v))
+		}
+		return MeanOf(per), per
+	})
+	CheckFinite(t, "logistic", logisticHuge(), nil)
+	// Huge margins give exact values: softplus(1e4) = 1e4, softplus(-1e4) = 0.
+	res := EvalArr(t, "logistic", logisticHuge(), nil, 32)
+	for i, want := range []float64{0, 1e4, 1e4, 0, math.Ln2} {
+		if math.Abs(res.PerExample[i]-want) > 1e-6*math.Max(1, want) {
+			t.Errorf("logistic huge[%d] = %g, want %g", i, res.PerExample[i], want)
+		}
+	}
+}
+
+// twoPoint is the spec's two-point example (Thm 4.1).
+func twoPoint() ([][]float64, []float64) {
+	return [][]float64{{1, -1}, {-1, -4}}, []float64{1, -1}
+}
+
+// Property 1: LR+GD on the two-point example.
+func TestLRGDTwoPoint(t *testing.T) {
+	a, y := twoPoint()
+	rows := []struct {
+		gamma      float64
+		t1         [2]float64
+		f1         float64
+		t2         [2]float64
+		f2, f2Rel  float64
+		margins100 [2]float64
+	}{
+		{1, [2]float64{0.5, 0.75}, 0.427845, [2]float64{0.795744, 0.527536}, 0.310632, 2e-6, [2]float64{}},
+		{10, [2]float64{0.5, 0.75}, 1.289445, [2]float64{0.962071, 0.287929}, 5.901e-4, 1e-3, [2]float64{}},
+		{100, [2]float64{0.5, 0.75}, 12.5, [2]float64{1, 0.25}, 1.34e-33, 1e-2, [2]float64{75, 200}},
+	}
+	for _, r := range rows {
+		th1, err := LRGDStep([]float64{0, 0}, a, y, r.gamma)
+		if err != nil {
+			t.Fatal(err)
+		}
+		th2, _ := LRGDStep(th1, a, y, r.gamma)
+		f1, _, _ := LogisticRisk(th1, a, y)
+		f2, _, _ := LogisticRisk(th2, a, y)
+		for j := range 2 {
+			if math.Abs(th1[j]/r.gamma-r.t1[j]) > 1e-6 || math.Abs(th2[j]/r.gamma-r.t2[j]) > 1e-6 {
+				t.Errorf("γ=%g: θ1/γ = %v, θ2/γ = %v; want %v, %v", r.gamma, th1, th2, r.t1, r.t2)
+			}
+		}
+		if math.Abs(f1-r.f1) > 1e-6 {
+			t.Errorf("γ=%g: f(θ1) = %.6f, want %.6f", r.gamma, f1, r.f1)
+		}
+		// Closed form of f(θ1) from the spec.
+		if cf := 0.5 * (math.Log(1+math.Exp(r.gamma/4)) + math.Log(1+math.Exp(-7*r.gamma/2))); math.Abs(f1-cf) > 1e-9*cf {
+			t.Errorf("γ=%g: f(θ1) = %g, closed form %g", r.gamma, f1, cf)
+		}
+		if math.Abs(f2-r.f2) > r.f2Rel*r.f2 {
+			t.Errorf("γ=%g: f(θ2) = %.6g, want %.6g", r.gamma, f2, r.f2)
+		}
+		if !Separates(th2, a, y) {
+			t.Errorf("γ=%g: θ2 does not separate the two points", r.gamma)
+		}
+		if r.gamma == 100 {
+			m, _ := LinearMargins(th2, a, y)
+			if math.Abs(m[0]-75) > 1e-6 || math.Abs(m[1]-200) > 1e-6 {
+				t.Errorf("γ=100: margins at θ2 = %v, want [75 200]", m)
+			}
+		}
+	}
+}
+
+// separableData draws n points in R^d separable by a random unit vector with margin ≥ 0.1.
+func separableData(rng *rand.Rand, n, d int) ([][]float64, []float64) {
+	w := make([]float64, d)
+	for j := range w {
+		w[j] = rng.NormFloat64()
+	}
+	var a [][]float64
+	var y []float64
+	for len(a) < n {
+		x := make([]float64, d)
+		dot := 0.0
+		for j := range x {
+			x[j] = rng.NormFloat64()
+			dot += x[j] * w[j]
+		}
+		if math.Abs(dot) < 0.1 {
+			continue
+		}
+		a = append(a, x)
+		y = append(y, math.Copysign(1, dot))
+	}
+	return a, y
+}
+
+// Property 2: θ_t/γ at γ = 1e4 tracks the Batch Perceptron for t ≤ 5. (Only the plain pair: after
+// separation the Batch Perceptron stops while Normalized LR+GD keeps moving, and its first step is twice
+// the perceptron's.)
+func TestBatchPerceptronLimit(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 2))
+	for trial := range 5 {
+		a, y := separableData(rng, 30, 4)
+		const gamma = 1e4
+		theta := make([]float64, 4)
+		hat := make([]float64, 4)
+		for step := 1; step <= 5; step++ {
+			var err error
+			if theta, err = LRGDStep(theta, a, y, gamma); err != nil {
+				t.Fatal(err)
+			}
+			if hat, err = BatchPerceptronStep(hat, a, y, false); err != nil {
+				t.Fatal(err)
+			}
+			for j := range hat {
+				if math.Abs(theta[j]/gamma-hat[j]) > 1e-3 {
+					t.Errorf("trial %d step %d: θ/γ = %v, perceptron %v", trial, step, theta, hat)
+					break
+				}
+			}
+		}
+	}
+}
+
+// worstCase is the Thm 5.1 family: (0.5,-1) with y=+1 and n-1 copies of (-0.5,-1) with y=-1.
+func worstCase(n int) ([][]float64, []float64) {
+	a := [][]float64{{0.5, -1}}
+	y := []float64{1}
+	for range n - 1 {
+		a = append(a, []float64{-0.5, -1})
+		y = append(y, -1)
+	}
+	return a, y
+}
+
+func stepsToSeparate(t *testing.T, a [][]float64, y []float64, step func([]float64) ([]float64, error)) int {
+	t.Helper()
+	theta := make([]float64, len(a[0]))
+	for k := 1; k <= 10000; k++ {
+		var err error
+		if theta, err = step(theta); err != nil {
+			t.Fatal(err)
+		}
+		if Separates(theta, a, y) {
+			return k
+		}
+	}
+	return -1
+}
+
+// Property 3: iterations to separation on the worst-case family.
+func TestWorstCaseIterations(t *testing.T) {
+	want := map[int][5]int{10: {4, 3, 4, 2, 7}, 50: {16, 3, 16, 2, 10}, 200: {61, 3, 62, 2, 13}}
+	for n, w := range want {
+		a, y := worstCase(n)
+		got := [5]int{
+			stepsToSeparate(t, a, y, func(th []float64) ([]float64, error) { return BatchPerceptronStep(th, a, y, false) }),
+			stepsToSeparate(t, a, y, func(th []float64) ([]float64, error) { return BatchPerceptronStep(th, a, y, true) }),
+			stepsToSeparate(t, a, y, func(th []float64) ([]float64, error) { return LRGDStep(th, a, y, 100) }),
+			stepsToSeparate(t, a, y, func(th []float64) ([]float64, error) {
+				next, _, err := NormalizedLRGDStep(th, a, y, 100)
+				return next, err
+			}),
+			stepsToSeparate(t, a, y, func(th []float64) ([]float64, error) {
+				next, _, err := NormalizedLRGDStep(th, a, y, 1)
+				return next, err
+			}),
+		}
+		if got != w {
+			t.Errorf("n=%d: steps [BP, NBP, LR+GD γ=100, NLR+GD γ=100, NLR+GD γ=1] = %v, want %v", n, got, w)
+		}
+	}
+}
+
+// Property 4 (β ≥ 1, β_0 = 2, ||β∇f|| ≤ R) and property 5 (duplication invariance), plus the graph β.
+func TestNormalizedLRScale(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 4))
+	a, y := separableData(rng, 25, 3)
+	r := 0.0
+	for _, row := range a {
+		r = math.Max(r, math.Hypot(math.Hypot(row[0], row[1]), row[2]))
+	}
+	theta := []float64{0, 0, 0}
+	for k := range 8 {
+		next, beta, err := NormalizedLRGDStep(theta, a, y, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k == 0 && math.Abs(beta-2) > 1e-12 {
+			t.Errorf("β_0 = %g, want 2", beta)
+		}
+		if beta < 1 {
+			t.Errorf("step %d: β = %g < 1", k, beta)
+		}
+		_, g, _ := LogisticRisk(theta, a, y)
+		norm := 0.0
+		for j := range g {
+			norm += beta * beta * g[j] * g[j]
+			// The step equals γ·β·∇f (definition) — the weighted-average form must agree.
+			if d := next[j] - (theta[j] - 3*beta*g[j]); math.Abs(d) > 1e-9 {
+				t.Errorf("step %d: weighted form differs from θ - γβ∇f by %g", k, d)
+			}
+		}
+		if math.Sqrt(norm) > r+1e-12 {
+			t.Errorf("step %d: ||β∇f|| = %g > R = %g", k, math.Sqrt(norm), r)
+		}
+		theta = next
+	}
+	// Duplication: the whole dataset (invariant) vs one class only (not invariant).
+	th := []float64{0.3, -0.2, 0.5}
+	dupAll := append(append([][]float64{}, a...), a...)
+	yAll := append(append([]float64{}, y...), y...)
+	dupPos, yPos := append([][]float64{}, a...), append([]float64{}, y...)
+	for i := range a {
+		if y[i] > 0 {
+			dupPos, yPos = append(dupPos, a[i]), append(yPos, 1)
+		}
+	}
+	base, _, _ := NormalizedLRGDStep(th, a, y, 2)
+	all, _, _ := NormalizedLRGDStep(th, dupAll, yAll, 2)
+	pos, _, _ := NormalizedLRGDStep(th, dupPos, yPos, 2)
+	baseGD, _ := LRGDStep(th, a, y, 2)
+	allGD, _ := LRGDStep(th, dupAll, yAll, 2)
+	posGD, _ := LRGDStep(th, dupPos, yPos, 2)
+	dist := func(u, v []float64) float64 {
+		s := 0.0
+		for j := range u {
+			s += (u[j] - v[j]) * (u[j] - v[j])
+		}
+		return math.Sqrt(s)
+	}
+	if dist(base, all) > 1e-12 || dist(baseGD, allGD) > 1e-12 {
+		t.Errorf("duplicating the whole dataset changes the step: %v vs %v (LR+GD %v vs %v)", base, all, baseGD, allGD)
+	}
+	if dist(base, pos) < 1e-6 || dist(baseGD, posGD) < 1e-6 {
+		t.Errorf("duplicating one class should change the step")
+	}
+
+	// The graph β equals the plain-Go one, and is 2 at zero scores.
+	scores := make([]float32, len(a))
+	labels := make([]int32, len(a))
+	for i := range a {
+		m := 0.0
+		for j := range th {
+			m += a[i][j] * th[j]
+		}
+		scores[i] = float32(m)
+		labels[i] = int32((y[i] + 1) / 2)
+	}
+	_, wantBeta, _ := NormalizedLRGDStep(th, a, y, 1)
+	out := runGraph(t, func(s, l *Node) (*Node, *Node) {
+		return NormalizedLRScale(s, l), NormalizedLRScale(ZerosLike(s), l)
+	}, tensors.FromFlatDataAndDimensions(scores, len(a)), tensors.FromFlatDataAndDimensions(labels, len(a)))
+	if math.Abs(out[0][0]-wantBeta) > 1e-5*wantBeta || out[1][0] != 2 {
+		t.Errorf("graph β = %g (want %g), at zero scores %g (want 2)", out[0][0], wantBeta, out[1][0])
+	}
+}
+
+// The GoMLX optimizer takes the same steps as NormalizedLRGDStep, and refuses to run without β.
+func TestNormalizedGDOptimizer(t *testing.T) {
+	a, y := twoPoint()
+	flatA := []float64{a[0][0], a[0][1], a[1][0], a[1][1]}
+	labels := []int32{1, 0}
+	for _, gamma := range []float64{1, 10} {
+		ctx := context.New()
+		ctx.VariableWithValue("theta", []float64{0, 0})
+		opt := &NormalizedGD{Gamma: gamma}
+		exec, err := context.NewExec(backend.Must(), ctx, func(ctx *context.Context, x, l *Node) *Node {
+			th := ctx.GetVariable("theta").ValueGraph(x.Graph())
+			scores := ReduceSum(Mul(x, InsertAxes(th, 0)), -1)
+			loss := NormalizedLogisticLoss(ctx, scores, l)
+			opt.UpdateGraph(ctx, x.Graph(), loss)
+			return loss
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []float64{0, 0}
+		for step := range 3 {
+			if _, err := exec.Exec(tensors.FromFlatDataAndDimensions(flatA, 2, 2), tensors.FromFlatDataAndDimensions(labels, 2)); err != nil {
+				t.Fatal(err)
+			}
+			want, _, _ = NormalizedLRGDStep(want, a, y, gamma)
+			got := ctx.GetVariable("theta").MustValue().Value().([]float64)
+			for j := range got {
+				if math.Abs(got[j]-want[j]) > 1e-9*math.Max(1, math.Abs(want[j])) {
+					t.Errorf("γ=%g step %d: θ = %v, want %v", gamma, step+1, got, want)
+					break
+				}
+			}
+		}
+	}
+	// Without β recorded, UpdateGraph must fail with an explanation.
+	ctx := context.New()
+	ctx.VariableWithValue("theta", []float32{0, 0})
+	exec, err := context.NewExec(backend.Must(), ctx, func(ctx *context.Context, x *Node) *Node {
+		th := ctx.GetVariable("theta").ValueGraph(x.Graph())
+		loss := ReduceAllSum(Mul(x, th))
+		(&NormalizedGD{Gamma: 1}).UpdateGraph(ctx, x.Graph(), loss)
+		return loss
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = exec.Exec(tensors.FromFlatDataAndDimensions([]float32{1, 2}, 2))
+	if err == nil || !strings.Contains(err.Error(), "NormalizedLogisticLoss") {
+		t.Errorf("UpdateGraph without β: err = %v, want one naming NormalizedLogisticLoss", err)
+	}
+}
