@@ -12,7 +12,13 @@ import (
 
 	"github.com/losslab/losslab/internal/nbcheck"
 	"github.com/losslab/losslab/internal/setup"
+	"github.com/losslab/losslab/lib/viz"
 )
+
+func init() {
+	// plotly.js comes from lib/viz's pinned npm package; setup stays free of plotting code.
+	setup.InstallPlotly = viz.InstallPlotly
+}
 
 func install() (setup.Paths, error) {
 	p, err := setup.FindPaths()

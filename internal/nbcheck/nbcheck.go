@@ -191,6 +191,10 @@ func Check(nb *Notebook) (problems []string, pictures int) {
 				}
 				if h := joinText(o.Data["text/html"]); h != "" && reCompile.MatchString(h) {
 					problems = append(problems, fmt.Sprintf("%s: compile error: %s", where, oneLine(stripTags(h))))
+				} else if strings.Contains(h, `class="losslab-error"`) {
+					// lib/viz and lib/nb show library errors in the cell this way, even when the cell ignores
+					// the returned error.
+					problems = append(problems, fmt.Sprintf("%s: LossLab error shown in the cell: %s", where, oneLine(stripTags(h))))
 				}
 			}
 		}

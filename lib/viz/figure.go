@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/losslab/losslab/lib/nb"
+
 	"github.com/janpfeifer/gonb/gonbui"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -290,10 +292,10 @@ func (f *Figure) Show() error {
 	}
 	body, err := f.htmlBody(false)
 	if err != nil {
-		gonbui.DisplayHTML(`<pre style="color:#b00020;white-space:pre-wrap">` + html.EscapeString(err.Error()) + `</pre>`)
+		nb.HTML(`<pre class="losslab-error" style="color:#b00020;white-space:pre-wrap">` + html.EscapeString(err.Error()) + `</pre>`)
 		return err
 	}
-	gonbui.DisplayHTML(body)
+	nb.HTML(body)
 	return nil
 }
 

@@ -33,6 +33,17 @@ func plotlyFileIn(dir string) string {
 // `npm install --prefix dir` (the LossLab kernel installer calls it with PlotlyDir()). It needs npm
 // and network access at set-up time only; plotting never touches the network.
 func InstallPlotly(dir string) error {
+	// Idempotent: a second install with the pinned version already there does nothing.
+	if data, err := os.ReadFile(filepath.Join(dir, "node_modules", "plotly.js-dist-min", "package.json")); err == nil {
+		var pkg struct {
+			Version string `json:"version"`
+		}
+		if json.Unmarshal(data, &pkg) == nil && pkg.Version == PlotlyVersion {
+			if _, err := os.Stat(plotlyFileIn(dir)); err == nil {
+				return nil
+			}
+		}
+	}
 	npm, err := exec.LookPath("npm")
 	if err != nil {
 		return fmt.Errorf("viz: installing plotly.js needs npm (Node.js), which is not on PATH: %w", err)

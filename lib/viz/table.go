@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/losslab/losslab/lib/nb"
+
 	"github.com/janpfeifer/gonb/gonbui"
 )
 
@@ -197,10 +199,10 @@ func (t *Table) Show() error {
 	}
 	h, err := t.HTML()
 	if err != nil {
-		gonbui.DisplayHTML(`<pre style="color:#b00020">` + html.EscapeString(err.Error()) + `</pre>`)
+		nb.HTML(`<pre class="losslab-error" style="color:#b00020">` + html.EscapeString(err.Error()) + `</pre>`)
 		return err
 	}
-	gonbui.DisplayHTML(h)
+	nb.HTML(h)
 	return nil
 }
 
