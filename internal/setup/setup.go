@@ -40,6 +40,7 @@ const DatasetDir = "/usr/share/datasets/fashion-mnist"
 // the Fashion-MNIST data set.
 var AptPackages = []string{
 	"jupyter-notebook", "jupyter-nbconvert", "jupyter-client", "python3-nbclient", "python3-jupyter-client", "python3-ipykernel",
+	"python3-jupyter-kernel-test", // Jupyter's kernel conformance suite, run by internal/kernelconf's test
 	"dataset-fashion-mnist",
 }
 
@@ -330,7 +331,7 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 // by /usr/bin/python3, and the versions found.
 func JupyterOK() (bool, string) {
 	out, err := exec.Command(Python, "-c",
-		"import shutil, notebook, nbconvert, nbclient, jupyter_client; assert shutil.which('jupyter-kernelspec'), 'no jupyter-kernelspec command (Debian package jupyter-client)'; "+
+		"import shutil, notebook, nbconvert, nbclient, jupyter_client; assert shutil.which('jupyter-kernelspec'), 'no jupyter-kernelspec command (Debian package jupyter-client)'; import jupyter_kernel_test; "+
 			"print('notebook', notebook.__version__, 'nbconvert', nbconvert.__version__, 'nbclient', nbclient.__version__)").CombinedOutput()
 	if err != nil {
 		return false, strings.TrimSpace(lastLine(string(out)))

@@ -1,0 +1,155 @@
+"""Jupyter's own kernel test suite (jupyter_kernel_test) against the `losslab` kernel, plus survival tests:
+a compile error, a panic, os.Exit(3), an interrupted infinite loop and 50 MB of output must each leave the
+kernel alive and the next cell working.
+
+Run by kernelconf_test.go with Debian's /usr/bin/python3 (package python3-jupyter-kernel-test).
+
+Cases GoNB itself cannot pass, and why (each is skipped here, on purpose):
+  - test_is_complete: GoNB does not implement is_complete_request usefully for multi-line Go.
+  - test_pager: GoNB has no pager payloads.
+  - test_history: GoNB does not implement history_request.
+  - test_execute_result: GoNB sends cell output as stream/display_data, never execute_result (Go has no
+    "value of the last expression").
+  - test_clear_output: GoNB has no clear_output from cell code.
+  - Inspection: the stock test_inspect passes (gopls answers), but after a sequence of cells that import
+    lib/ and a compile error, gopls sometimes answers "no package metadata for file .../main.go" for a while
+    (seen in this suite, not reproduced in a plain session); we do not assert on the hover text.
+  - test_error (stock form): GoNB sends two outputs for a compile error (an HTML view of the error in its
+    context, then the error message); the stock test wants exactly one. Overridden below to check the
+    error status and the error message.
+"""
+import queue
+import time
+import unittest
+
+import jupyter_kernel_test
+from jupyter_client.manager import start_new_kernel
+
+KERNEL = "losslab"
+SLOW = 120  # seconds: the first cell of a kernel may compile GoMLX.
+
+
+class LossLabKernelTests(jupyter_kernel_test.KernelTests):
+    kernel_name = KERNEL
+    language_name = "go"
+    file_extension = ".go"
+
+    code_hello_world = '%%\nfmt.Println("hello, world")'
+    code_stderr = '%%\nfmt.Fprintln(os.Stderr, "to stderr")'
+    code_generate_error = "%%\nthisDoesNotCompile()"
+    code_display_data = [
+        {"code": '%%\ngonbui.DisplayHTML("<b>bold</b>"); gonbui.Sync()', "mime": "text/html"},
+        {"code": '%%\nnb.SVG(`<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"></svg>`)',
+         "mime": "text/html"},
+    ]
+    code_inspect_sample = "fmt.Println"
+    completion_samples = [{"text": "fmt.Printl"}]
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # Warm up: the first cell compiles; jupyter_kernel_test waits only 15 s per reply.
+        cls.kc.execute_interactive('import "github.com/losslab/losslab/lib/nb"\n\n%%\nfmt.Println("warm")',
+                                   timeout=SLOW, output_hook=lambda m: None)
+
+    def test_completion_finds_println(self):
+        msg_id = self.kc.complete("%%\nfmt.Printl", cursor_pos=len("%%\nfmt.Printl"))
+        reply = self.get_non_kernel_info_reply(timeout=60)
+        self.assertEqual(reply["content"]["status"], "ok")
+        self.assertIn("Println", " ".join(reply["content"]["matches"]))
+
+    def test_error(self):
+        """GoNB deviation: a compile error yields TWO output messages, an HTML display of the error in
+        context and the error itself; the stock test expects exactly one. We check the reply status and
+        that an error message is among the outputs."""
+        self.flush_channels()
+        reply, output_msgs = self.execute_helper(self.code_generate_error)
+        self.assertEqual(reply["content"]["status"], "error")
+        self.assertIn("error", [m["msg_type"] for m in output_msgs])
+
+
+class Survival(unittest.TestCase):
+    """Each way a cell can go wrong leaves the kernel alive and the next cell working."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.km, cls.kc = start_new_kernel(kernel_name=KERNEL)
+        cls.run_cell('%%\nfmt.Println("warm")', timeout=SLOW)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.kc.stop_channels()
+        cls.km.shutdown_kernel(now=True)
+
+    @classmethod
+    def run_cell(cls, code, timeout=60, on_start=None):
+        """Executes code; returns (status, stdout, stderr+errors, bytes of output)."""
+        msg_id = cls.kc.execute(code)
+        out, err, size = [], [], 0
+        deadline = time.time() + timeout
+        started = False
+        while True:
+            try:
+                msg = cls.kc.get_iopub_msg(timeout=max(0.1, deadline - time.time()))
+            except queue.Empty:
+                raise AssertionError(f"no idle status within {timeout}s for {code!r}")
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            t, c = msg["msg_type"], msg["content"]
+            if t == "status" and c["execution_state"] == "busy" and not started:
+                started = True
+                if on_start:
+                    on_start()
+            if t == "stream":
+                size += len(c["text"])
+                (out if c["name"] == "stdout" else err).append(c["text"][-2000:])
+            elif t == "error":
+                err.append(c["ename"] + ": " + c["evalue"])
+            elif t == "status" and c["execution_state"] == "idle":
+                break
+        reply = cls.kc.get_shell_msg(timeout=timeout)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = cls.kc.get_shell_msg(timeout=timeout)
+        return reply["content"]["status"], "".join(out), "".join(err), size
+
+    def assertAlive(self):
+        self.assertTrue(self.km.is_alive(), "the kernel process died")
+        status, out, err, _ = self.run_cell('%%\nfmt.Println("still alive")')
+        self.assertEqual(status, "ok", err)
+        self.assertIn("still alive", out)
+
+    def test_compile_error(self):
+        status, _, err, _ = self.run_cell("%%\nx := undefinedName + 1")
+        self.assertEqual(status, "error")
+        self.assertAlive()
+
+    def test_panic(self):
+        _, _, err, _ = self.run_cell('%%\npanic("boom")')
+        self.assertIn("panic: boom", err)
+        self.assertAlive()
+
+    def test_os_exit(self):
+        _, _, err, _ = self.run_cell("%%\nos.Exit(3)")
+        self.assertIn("exit status 3", err)
+        self.assertAlive()
+
+    def test_infinite_loop_interrupted(self):
+        def interrupt_soon():
+            time.sleep(4)  # let it compile and start looping
+            self.km.interrupt_kernel()
+        import threading
+        start = time.time()
+        _, _, err, _ = self.run_cell("%%\nfor {\n}", timeout=90,
+                                on_start=lambda: threading.Thread(target=interrupt_soon, daemon=True).start())
+        self.assertLess(time.time() - start, 60, "the interrupt did not stop the loop")
+        self.assertAlive()
+
+    def test_50mb_of_output(self):
+        code = '%%\nline := strings.Repeat("x", 99)\nfor i := 0; i < 500_000; i++ {\n\tfmt.Println(line)\n}\nfmt.Println("END")'
+        status, out, err, size = self.run_cell(code, timeout=300)
+        self.assertGreaterEqual(size, 40_000_000, f"only {size} bytes of output arrived")
+        self.assertAlive()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
