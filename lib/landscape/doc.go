@@ -1,0 +1,20 @@
+// Package landscape explores loss landscapes and linear mode connectivity (LMC) of GoMLX models.
+//
+// A model's parameters are a ParamSet: named tensors grouped by layer (or any grouping), read from a live
+// context or a checkpoint, with float64 arithmetic on the host. An Evaluator computes loss and error at
+// many parameter points θ = θ₀ + Σ_m c_m·d_m with one compiled program, the data resident on the device.
+// On top of it: 1-D interpolation paths with barriers (linear-chord, mean/instability, midpoint gap) and
+// adaptive refinement, layer-wise LMC, 2-D planes (three points, filter-normalised random directions,
+// PCA of a trajectory) with resumable grids, weight matching for MLPs (Ainsworth et al.), and curvature
+// (Hessian-vector products, top eigenvalue, trace, and the barrier predictors of spec 02-lmc).
+//
+// Barriers along φ(α) = L((1−α)θ_A + αθ_B):
+//
+//	B_lin  = max_α [φ(α) − ((1−α)φ(0) + αφ(1))]      (Entezari et al.; the default)
+//	B_mean = max_α φ(α) − ½(φ(0) + φ(1))               (Frankle et al.'s instability)
+//	G_mid  = φ(½) − ½(φ(0) + φ(1))                     (midpoint gap)
+//
+// each also relative to ½(φ(0)+φ(1)).
+//
+// Every result is plain data with its Provenance and can be saved and loaded as JSON (SaveJSON, LoadJSON).
+package landscape
