@@ -1,0 +1,227 @@
+package train
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/context/checkpoints"
+)
+
+// Checkpoint is one saved checkpoint: a sub-folder "step-00000100" of a run's checkpoint folder. The
+// sub-folder is a plain GoMLX checkpoints folder (checkpoints.Load(ctx).Dir(Path) reads it), plus
+// LossLab's "losslab.json" with the step and which variables are trainable (GoMLX's format does not
+// record that).
+type Checkpoint struct {
+	Step int
+	Path string
+}
+
+// MetaFile is the name of LossLab's side file inside each checkpoint folder.
+const MetaFile = "losslab.json"
+
+type checkpointMeta struct {
+	Step      int      `json:"step"`
+	Model     string   `json:"model,omitempty"`
+	Trainable []string `json:"trainable"`
+	Frozen    []string `json:"frozen"` // saved variables that are not trainable
+}
+
+var stepDirRe = regexp.MustCompile(`^step-(\d{8,})$`)
+
+// StepDir is the folder name of the checkpoint of a step: "step-00000100".
+func StepDir(step int) string { return fmt.Sprintf("step-%08d", step) }
+
+// SaveCheckpoint writes all of ctx's variables (parameters, optimizer state, global step) as the
+// checkpoint of step under dir, and returns its folder. It writes into a temporary folder and renames
+// it into place, so a crash never leaves a half-written checkpoint under a step's name; an existing
+// checkpoint of the same step is replaced only once the new one is complete.
+func SaveCheckpoint(dir string, ctx *context.Context, step int, modelName string) (string, error) {
+	if step < 0 {
+		return "", fmt.Errorf("train.SaveCheckpoint: negative step %d", step)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("train.SaveCheckpoint: %w", err)
+	}
+	tmp, err := os.MkdirTemp(dir, ".tmp-"+StepDir(step)+"-")
+	if err != nil {
+		return "", fmt.Errorf("train.SaveCheckpoint: %w", err)
+	}
+	defer func() { _ = os.RemoveAll(tmp) }() // No-op after the rename.
+
+	// A fresh context holding the same tensors: GoMLX's Handler attaches itself to the context it
+	// saves, and we do not want that on the training context.
+	snap := context.New().Checked(false)
+	meta := checkpointMeta{Step: step, Model: modelName, Trainable: []string{}, Frozen: []string{}}
+	for v := range ctx.IterVariables() {
+		if !v.HasValue() {
+			continue
+		}
+		t, err := v.Value()
+		if err != nil {
+			return "", fmt.Errorf("train.SaveCheckpoint: %s: %w", v.ScopeAndName(), err)
+		}
+		snap.InAbsPath(v.Scope()).VariableWithValue(v.Name(), t).SetTrainable(v.Trainable)
+		if v.Trainable {
+			meta.Trainable = append(meta.Trainable, v.ScopeAndName())
+		} else {
+			meta.Frozen = append(meta.Frozen, v.ScopeAndName())
+		}
+	}
+	h, err := checkpoints.Build(snap).Dir(tmp).Keep(-1).ExcludeAllParams().Done()
+	if err != nil {
+		return "", fmt.Errorf("train.SaveCheckpoint: %w", err)
+	}
+	if err := h.Save(); err != nil {
+		return "", fmt.Errorf("train.SaveCheckpoint: %w", err)
+	}
+	mb, _ := json.MarshalIndent(meta, "", "  ")
+	if err := writeFileSync(filepath.Join(tmp, MetaFile), mb); err != nil {
+		return "", fmt.Errorf("train.SaveCheckpoint: %w", err)
+	}
+	final := filepath.Join(dir, StepDir(step))
+	var old string
+	if _, err := os.Stat(final); err == nil {
+		old = tmp + ".old"
+		if err := os.Rename(final, old); err != nil {
+			return "", fmt.Errorf("train.SaveCheckpoint: moving the previous %s aside: %w", final, err)
+		}
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		if old != "" {
+			_ = os.Rename(old, final)
+		}
+		return "", fmt.Errorf("train.SaveCheckpoint: %w", err)
+	}
+	if old != "" {
+		_ = os.RemoveAll(old)
+	}
+	return final, nil
+}
+
+func writeFileSync(path string, b []byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// ListCheckpoints returns the complete checkpoints under dir, by increasing step. Temporary folders
+// of interrupted saves are ignored.
+func ListCheckpoints(dir string) ([]Checkpoint, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("train.ListCheckpoints: %w", err)
+	}
+	var out []Checkpoint
+	for _, e := range entries {
+		m := stepDirRe.FindStringSubmatch(e.Name())
+		if !e.IsDir() || m == nil {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		if _, err := os.Stat(filepath.Join(path, MetaFile)); err != nil {
+			continue
+		}
+		step, _ := strconv.Atoi(m[1])
+		out = append(out, Checkpoint{Step: step, Path: path})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Step < out[j].Step })
+	return out, nil
+}
+
+// FindCheckpoint returns the checkpoint of step under dir, or an error listing the steps available.
+func FindCheckpoint(dir string, step int) (Checkpoint, error) {
+	list, err := ListCheckpoints(dir)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	steps := make([]int, len(list))
+	for i, c := range list {
+		if c.Step == step {
+			return c, nil
+		}
+		steps[i] = c.Step
+	}
+	return Checkpoint{}, fmt.Errorf("train: no checkpoint of step %d in %s (steps saved: %v)", step, dir, steps)
+}
+
+// LoadCheckpoint reads the checkpoint folder path (one returned by SaveCheckpoint or ListCheckpoints)
+// into a new context, with each variable's trainable flag restored.
+func LoadCheckpoint(path string) (*context.Context, error) {
+	ctx := context.New()
+	if err := LoadCheckpointInto(ctx, path); err != nil {
+		return nil, err
+	}
+	return ctx, nil
+}
+
+// LoadCheckpointInto sets ctx's variables to the values of the checkpoint folder path, creating the
+// variables ctx does not have yet, and restores their trainable flags.
+func LoadCheckpointInto(ctx *context.Context, path string) error {
+	mb, err := os.ReadFile(filepath.Join(path, MetaFile))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("train.LoadCheckpoint: %s is not a LossLab checkpoint folder (no %s)", path, MetaFile)
+		}
+		return fmt.Errorf("train.LoadCheckpoint: %w", err)
+	}
+	var meta checkpointMeta
+	if err := json.Unmarshal(mb, &meta); err != nil {
+		return fmt.Errorf("train.LoadCheckpoint: %s: %w", filepath.Join(path, MetaFile), err)
+	}
+	// GoMLX's loader creates variables in map order; load into a scratch context and copy the
+	// variables over in their saved order, so Flat and Params keep the model's layer order.
+	scratch := context.New()
+	if _, err := checkpoints.Load(scratch).Dir(path).Immediate().ExcludeAllParams().Done(); err != nil {
+		return fmt.Errorf("train.LoadCheckpoint: %w", err)
+	}
+	dst := ctx.Checked(false)
+	copyVar := func(name string, trainable bool) error {
+		scope, vname := context.SplitScope(name)
+		src := scratch.GetVariableByScopeAndName(scope, vname)
+		if src == nil || !src.HasValue() {
+			return fmt.Errorf("train.LoadCheckpoint: %s lists variable %s, but its data is missing", path, name)
+		}
+		value := src.MustValue()
+		if v := dst.GetVariableByScopeAndName(scope, vname); v != nil {
+			if !v.Shape().Equal(value.Shape()) {
+				return fmt.Errorf("train.LoadCheckpoint: variable %s has shape %s in the context but %s in %s",
+					name, v.Shape(), value.Shape(), path)
+			}
+			if err := v.SetValue(value); err != nil {
+				return fmt.Errorf("train.LoadCheckpoint: %s: %w", name, err)
+			}
+			v.SetTrainable(trainable)
+			return nil
+		}
+		dst.InAbsPath(scope).VariableWithValue(vname, value).SetTrainable(trainable)
+		return nil
+	}
+	for _, name := range meta.Trainable {
+		if err := copyVar(name, true); err != nil {
+			return err
+		}
+	}
+	for _, name := range meta.Frozen {
+		if err := copyVar(name, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
