@@ -7,7 +7,15 @@
 //  2. When this program was built with the XLA backend linked in (no "noxla" build tag) and a PJRT
 //     plugin is installed (in $PJRT_PLUGIN_LIBRARY_PATH or go-xla's default folders), XLA is used:
 //     CUDA if its plugin is there, else CPU.
-//  3. Otherwise the pure-Go backend ("go"), which is always compiled in and always works offline.
+//  3. Otherwise the pure-Go backend, which is always compiled in and always works offline, configured as
+//     "go:ops_sequential" (PureGo).
+//
+// Why ops_sequential: GoMLX v0.26's pure-Go backend can deadlock its worker pool when several matrix
+// products of one graph are ready at once in its default parallel mode (each holds a worker while waiting
+// for more); with 2 cores this hung lib/landscape's batched evaluation and every mixture-of-experts
+// gradient. Running ops one after another (each op still uses all cores) avoids it, and measured faster
+// here for the MLP training step (2,009 vs 1,221 examples/s in the same run, lib/train's benchmark).
+// Set GOMLX_BACKEND=go to get GoMLX's default back.
 //
 // Nothing here downloads a plugin: go-xla's auto-install is switched off in every LossLab program.
 // Installing a plugin is the job of `go run ./kernel install`, which may do it when it has internet.
@@ -28,6 +36,9 @@ import (
 
 // EnvVar is GoMLX's own override variable; LossLab honours it unchanged.
 const EnvVar = "GOMLX_BACKEND"
+
+// PureGo is the configuration LossLab uses for GoMLX's pure-Go backend (see the package doc).
+const PureGo = "go:ops_sequential"
 
 // xlaLinked is set by xla.go when the XLA backend is compiled in (builds without -tags=noxla).
 var xlaLinked bool
@@ -97,9 +108,9 @@ func Choose() Choice {
 	plugins := Plugins()
 	if !xlaLinked {
 		if len(plugins) > 0 {
-			return Choice{Config: "go", Reason: "a PJRT plugin is installed, but this build has -tags=noxla; rebuild without it to use XLA"}
+			return Choice{Config: PureGo, Reason: "a PJRT plugin is installed, but this build has -tags=noxla; rebuild without it to use XLA"}
 		}
-		return Choice{Config: "go", Reason: "no PJRT plugin installed (pure-Go backend, offline)"}
+		return Choice{Config: PureGo, Reason: "no PJRT plugin installed (pure-Go backend, offline)"}
 	}
 	for _, kind := range []string{"cuda", "cpu"} {
 		for name, path := range plugins {
@@ -109,7 +120,7 @@ func Choose() Choice {
 			}
 		}
 	}
-	return Choice{Config: "go", Reason: "XLA is linked but no PJRT plugin is installed (pure-Go backend)"}
+	return Choice{Config: PureGo, Reason: "XLA is linked but no PJRT plugin is installed (pure-Go backend)"}
 }
 
 var (

@@ -32,7 +32,7 @@ func TestPluginsFoundByFileName(t *testing.T) {
 		if c.Config != "xla:cuda" {
 			t.Errorf("with XLA linked and a CUDA plugin, want xla:cuda, got %+v", c)
 		}
-	} else if c.Config != "go" || !strings.Contains(c.Reason, "noxla") {
+	} else if c.Config != PureGo || !strings.Contains(c.Reason, "noxla") {
 		t.Errorf("a noxla build must stay on go and say why, got %+v", c)
 	}
 }
@@ -40,10 +40,10 @@ func TestPluginsFoundByFileName(t *testing.T) {
 func TestNoPluginMeansPureGo(t *testing.T) {
 	t.Setenv("PJRT_PLUGIN_LIBRARY_PATH", t.TempDir())
 	t.Setenv(EnvVar, "")
-	if c := Choose(); c.Config != "go" {
+	if c := Choose(); c.Config != PureGo {
 		t.Fatalf("got %+v", c)
 	}
-	b, err := newBackend("go")
+	b, err := newBackend(PureGo)
 	if err != nil || b == nil {
 		t.Fatalf("pure-Go backend: %v", err)
 	}

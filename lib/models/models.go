@@ -21,8 +21,8 @@
 //
 // Known backend hazard: GoMLX v0.26's pure-Go backend can deadlock its worker pool when several small
 // DotGenerals become ready at once while executing ops in parallel (each waits for a worker held by
-// another). The MoE gradient graphs trigger it on 2 cores. Running the backend with "go:ops_sequential"
-// ($GOMLX_BACKEND) avoids it; the MoE tests use such a backend.
+// another). The MoE gradient graphs trigger it on 2 cores. lib/backend therefore runs the pure-Go backend
+// as "go:ops_sequential" (backend.PureGo), which avoids it.
 package models
 
 import (
