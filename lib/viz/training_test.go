@@ -1,0 +1,35 @@
+package viz
+
+import (
+	"encoding/xml"
+	"strings"
+	"testing"
+
+	"github.com/losslab/losslab/lib/train"
+)
+
+func TestTrainingPlot(t *testing.T) {
+	res := &train.Result{
+		History: []train.StepRecord{{Step: 1, Loss: 2, Accuracy: 0.2}, {Step: 2, Loss: 1, Accuracy: 0.5}, {Step: 3, Loss: 0.5, Accuracy: 0.7}},
+		Evals:   []train.EvalRecord{{Step: 0, Loss: 2.3, Accuracy: 0.1}, {Step: 3, Loss: 0.6, Accuracy: 0.65}},
+	}
+	svg, err := Training("run", res).SVG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := xml.Unmarshal(svg, new(any)); err != nil {
+		t.Fatalf("not well-formed: %v", err)
+	}
+	for _, want := range []string{"train (per batch)", "test", "accuracy (fraction)", "loss (nats)"} {
+		if !strings.Contains(string(svg), want) {
+			t.Errorf("SVG lacks %q", want)
+		}
+	}
+	svg, err = TrainingRuns("two", map[string]*train.Result{"ce": res, "gce": res}).SVG()
+	if err != nil || !strings.Contains(string(svg), "gce: test") {
+		t.Fatalf("TrainingRuns: %v", err)
+	}
+	if Training("empty", &train.Result{}).Err() == nil || TrainingRuns("none", nil).Err() == nil {
+		t.Error("empty runs must be an error")
+	}
+}
