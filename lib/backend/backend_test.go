@@ -51,3 +51,11 @@ func TestNoPluginMeansPureGo(t *testing.T) {
 		t.Fatalf("unknown backend: want an error naming it, got %v", err)
 	}
 }
+
+// TestDescribe prints the one-line description (used by bench/gpu.sh to show which backend ran).
+func TestDescribe(t *testing.T) {
+	if _, err := Get(); err != nil {
+		t.Fatal(err)
+	}
+	t.Log(Describe())
+}
