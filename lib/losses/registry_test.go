@@ -269,3 +269,14 @@ func TestEvaluateCacheLimit(t *testing.T) {
 	EvalArr(t, "mse", in, nil, 32) // a second shape (dtype) for the same executable
 	EvalArr(t, "mse", hugeBatch(), nil, 64)
 }
+
+func TestSuggestPrefersTranspositionsAndIsDeterministic(t *testing.T) {
+	if d := editDistance("gec", "gce"); d != 1 {
+		t.Errorf("editDistance(gec, gce) = %d, want 1", d)
+	}
+	for range 20 {
+		if got := suggest("gec", []string{"gpg", "gce", "mae"}); got != ` (did you mean "gce"?)` {
+			t.Fatalf("suggest(gec) = %q", got)
+		}
+	}
+}
