@@ -208,9 +208,10 @@ type Alignment struct {
 	// Aligned is π(θ_B).
 	Aligned *ParamSet
 	// Objective is Σ_ℓ ⟨W_ℓ^A, π(W_ℓ^B)⟩ + ⟨b_ℓ^A, π(b_ℓ^B)⟩ at the end; History its value after each sweep.
-	Objective float64
-	History   []float64
-	Sweeps    int
+	Objective  float64
+	History    []float64
+	Sweeps     int
+	Provenance Provenance
 }
 
 // MatchOptions configures WeightMatching.
@@ -273,6 +274,9 @@ func WeightMatching(a, b *ParamSet, layers []MLPLayer, opts MatchOptions) (*Alig
 		return nil, err
 	}
 	res.Perm, res.Aligned, res.Objective = perm, aligned, dot(a, aligned)
+	res.Provenance = newProvenance(nil, nil)
+	res.Provenance.Seeds = []uint64{opts.Seed}
+	res.Provenance.Notes = fmt.Sprintf("weight matching of %d hidden layers, %d sweeps", L-1, res.Sweeps)
 	return res, nil
 }
 

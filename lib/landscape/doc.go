@@ -5,8 +5,15 @@
 // many parameter points θ = θ₀ + Σ_m c_m·d_m with one compiled program, the data resident on the device.
 // On top of it: 1-D interpolation paths with barriers (linear-chord, mean/instability, midpoint gap) and
 // adaptive refinement, layer-wise LMC, 2-D planes (three points, filter-normalised random directions,
-// PCA of a trajectory) with resumable grids, weight matching for MLPs (Ainsworth et al.), and curvature
-// (Hessian-vector products, top eigenvalue, trace, and the barrier predictors of spec 02-lmc).
+// PCA of a trajectory) with resumable grids, weight matching for MLPs and, through a general PermSpec,
+// CNN channels (Ainsworth et al.), curvature (Hessian-vector products, top eigenvalue, trace, and the
+// barrier predictors of spec 02-lmc), trained Bézier and polygonal-chain curves between two points
+// (Garipov et al.), BatchNorm statistics re-estimated at each point, and barriers between runs spawned
+// from one parent at chosen steps (Frankle et al.'s instability analysis, SpawnBarriers).
+//
+// It works on lib/models' models directly: FromModel(m) is the forward function, FromContext(res.Context,
+// nil) reads a lib/train run's parameters (one group per layer scope, BatchNorm statistics as State),
+// FromCheckpoint reads lib/train's checkpoint folders and FromSet converts a lib/data Set.
 //
 // Barriers along φ(α) = L((1−α)θ_A + αθ_B):
 //

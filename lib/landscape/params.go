@@ -3,6 +3,8 @@ package landscape
 import (
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -10,6 +12,10 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/context/checkpoints"
+	"github.com/gomlx/gomlx/pkg/ml/train/metrics"
+	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
+
+	"github.com/losslab/losslab/lib/train"
 )
 
 // Param is one named parameter tensor, held on the host in float64.
@@ -34,6 +40,11 @@ func (p *Param) shapeString() string { return fmt.Sprintf("%v", p.Shape) }
 // kept sorted by name, so two sets from the same model line up. All arithmetic is float64 on the host.
 type ParamSet struct {
 	Params []*Param
+	// State holds the model's non-trainable float variables that go with the point but are not
+	// parameters: BatchNorm's moving statistics ("moving_mean", "moving_variance"). Arithmetic never
+	// mixes it: a combination keeps the State of its first operand, and the engine uses the base
+	// point's State (or re-estimates BatchNorm statistics at each point, see Config.BatchNorm).
+	State []*Param `json:",omitempty"`
 }
 
 // Size is the total number of scalars, P.
@@ -96,6 +107,21 @@ func (ps *ParamSet) Clone() *ParamSet {
 		q.Data = append([]float64(nil), p.Data...)
 		out.Params[i] = &q
 	}
+	out.State = cloneParams(ps.State)
+	return out
+}
+
+func cloneParams(in []*Param) []*Param {
+	if in == nil {
+		return nil
+	}
+	out := make([]*Param, len(in))
+	for i, p := range in {
+		q := *p
+		q.Shape = append([]int(nil), p.Shape...)
+		q.Data = append([]float64(nil), p.Data...)
+		out[i] = &q
+	}
 	return out
 }
 
@@ -111,21 +137,33 @@ func (ps *ParamSet) Zeros() *ParamSet {
 // ParamFilter selects which context variables become parameters.
 type ParamFilter func(v *context.Variable) bool
 
-// DefaultFilter keeps trainable float variables, leaving out the optimizer's state (scope "/optimizers")
-// and the global step.
+// DefaultFilter keeps trainable float variables, leaving out the optimizers', the metrics' and the
+// trainer's state (scopes "/optimizers", "/AdamOptimizer", lib/train's momentum scope, "/metrics",
+// "/trainer") and the global step.
 func DefaultFilter(v *context.Variable) bool {
-	if !v.Trainable || !v.DType().IsFloat() {
+	return v.Trainable && isModelFloat(v)
+}
+
+// isModelFloat tells a model's float variables from the optimizer's, metrics' and RNG's.
+func isModelFloat(v *context.Variable) bool {
+	if !v.DType().IsFloat() || v.Name() == "global_step" || v.Name() == context.RNGStateVariableName {
 		return false
 	}
-	scope := v.Scope()
-	if scope == "/optimizers" || strings.HasPrefix(scope, "/optimizers/") || v.Name() == "global_step" {
+	first := strings.SplitN(strings.TrimPrefix(v.Scope(), "/"), "/", 2)[0]
+	switch first {
+	case optimizers.Scope, optimizers.AdamDefaultScope, train.MomentumScope, metrics.Scope, "trainer":
 		return false
 	}
 	return true
 }
 
+// stateFilter selects the non-trainable model float variables kept as a ParamSet's State.
+func stateFilter(v *context.Variable) bool { return !v.Trainable && isModelFloat(v) }
+
 // FromContext reads the parameters of a live context: the variables kept by filter (DefaultFilter if nil),
-// grouped by scope. Variables without a value yet are an error (initialise the model first).
+// grouped by scope (for lib/models' models: one group per layer, "/dense_0", "/conv_1", ...). The
+// model's non-trainable float variables not kept by filter (BatchNorm's moving statistics) go into
+// State. Variables without a value yet are an error (initialise the model first).
 func FromContext(ctx *context.Context, filter ParamFilter) (*ParamSet, error) {
 	if ctx == nil {
 		return nil, fmt.Errorf("landscape.FromContext: nil context")
@@ -136,7 +174,8 @@ func FromContext(ctx *context.Context, filter ParamFilter) (*ParamSet, error) {
 	ps := &ParamSet{}
 	var errs []string
 	for v := range ctx.IterVariables() {
-		if !filter(v) {
+		keep := filter(v)
+		if !keep && !stateFilter(v) {
 			continue
 		}
 		t, err := v.Value()
@@ -149,10 +188,13 @@ func FromContext(ctx *context.Context, filter ParamFilter) (*ParamSet, error) {
 			errs = append(errs, fmt.Sprintf("%s: %v", v.ScopeAndName(), err))
 			continue
 		}
-		ps.Params = append(ps.Params, &Param{
-			Scope: v.Scope(), Var: v.Name(), Group: v.Scope(),
-			Shape: t.Shape().Dimensions, DType: t.DType(), Data: data,
-		})
+		p := &Param{Scope: v.Scope(), Var: v.Name(), Group: v.Scope(),
+			Shape: append([]int(nil), t.Shape().Dimensions...), DType: t.DType(), Data: data}
+		if keep {
+			ps.Params = append(ps.Params, p)
+		} else {
+			ps.State = append(ps.State, p)
+		}
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("landscape.FromContext: %s", strings.Join(errs, "; "))
@@ -164,17 +206,32 @@ func FromContext(ctx *context.Context, filter ParamFilter) (*ParamSet, error) {
 	return ps, nil
 }
 
-// FromCheckpoint reads the parameters saved in a GoMLX checkpoint folder (the latest checkpoint in it),
-// keeping the variables selected by filter (DefaultFilter if nil).
+// FromCheckpoint reads the parameters saved in a checkpoint folder, keeping the variables selected by
+// filter (DefaultFilter if nil). dir is one of lib/train's checkpoint folders ("…/step-00000100", read
+// with train.LoadCheckpoint so that trainable flags, hence BatchNorm's State, are restored), a run's
+// checkpoint folder holding such step folders (the latest step is read), or a plain GoMLX checkpoints
+// folder (its latest checkpoint; every variable there counts as trainable).
 func FromCheckpoint(dir string, filter ParamFilter) (ps *ParamSet, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("landscape.FromCheckpoint(%q): %v", dir, r)
 		}
 	}()
-	ctx := context.New()
-	if _, err := checkpoints.Load(ctx).Dir(dir).Immediate().Done(); err != nil {
-		return nil, fmt.Errorf("landscape.FromCheckpoint(%q): %w", dir, err)
+	var ctx *context.Context
+	if _, serr := os.Stat(filepath.Join(dir, train.MetaFile)); serr != nil {
+		if list, lerr := train.ListCheckpoints(dir); lerr == nil && len(list) > 0 {
+			dir = list[len(list)-1].Path
+		}
+	}
+	if _, serr := os.Stat(filepath.Join(dir, train.MetaFile)); serr == nil {
+		if ctx, err = train.LoadCheckpoint(dir); err != nil {
+			return nil, fmt.Errorf("landscape.FromCheckpoint(%q): %w", dir, err)
+		}
+	} else {
+		ctx = context.New()
+		if _, err := checkpoints.Load(ctx).Dir(dir).Immediate().Done(); err != nil {
+			return nil, fmt.Errorf("landscape.FromCheckpoint(%q): %w", dir, err)
+		}
 	}
 	ps, err = FromContext(ctx, filter)
 	if err != nil {
@@ -186,14 +243,16 @@ func FromCheckpoint(dir string, filter ParamFilter) (ps *ParamSet, err error) {
 // ToContext writes the values into the matching variables of ctx (creating the ones that are missing),
 // converted to each parameter's dtype.
 func (ps *ParamSet) ToContext(ctx *context.Context) error {
-	for _, p := range ps.Params {
+	all := append(append([]*Param{}, ps.Params...), ps.State...)
+	for k, p := range all {
 		t, err := p.Tensor()
 		if err != nil {
 			return err
 		}
+		trainable := k < len(ps.Params)
 		v := ctx.GetVariableByScopeAndName(p.Scope, p.Var)
 		if v == nil {
-			ctx.InAbsPath(p.Scope).Checked(false).VariableWithValue(p.Var, t)
+			ctx.InAbsPath(p.Scope).Checked(false).VariableWithValue(p.Var, t).SetTrainable(trainable)
 			continue
 		}
 		if !v.Shape().Equal(t.Shape()) {
@@ -213,6 +272,17 @@ func (p *Param) Tensor() (*tensors.Tensor, error) {
 
 func (ps *ParamSet) sort() {
 	sort.Slice(ps.Params, func(i, j int) bool { return naturalLess(ps.Params[i].Name(), ps.Params[j].Name()) })
+	sort.Slice(ps.State, func(i, j int) bool { return naturalLess(ps.State[i].Name(), ps.State[j].Name()) })
+}
+
+// LookupState returns the State variable with the given full name, or nil.
+func (ps *ParamSet) LookupState(name string) *Param {
+	for _, p := range ps.State {
+		if p.Name() == name {
+			return p
+		}
+	}
+	return nil
 }
 
 // Compatible returns nil if other has exactly the same parameter names and shapes, else one error naming

@@ -159,6 +159,18 @@ func Interpolate(ev *Evaluator, a, b *ParamSet, data []*Data, opts PathOptions) 
 
 // LinePath evaluates θ(α) = base + α·dir for α on the grid of opts, refining if asked.
 func LinePath(ev *Evaluator, base, dir *ParamSet, data []*Data, opts PathOptions) (*Path, error) {
+	pd := pathDirs{dirs: []*ParamSet{dir}, coef: func(a float64) []float64 { return []float64{a} }}
+	return evalPath(ev, base, pd, data, opts)
+}
+
+// pathDirs describes a path θ(α) = base + Σ_m coef(α)_m·dirs[m].
+type pathDirs struct {
+	dirs []*ParamSet
+	coef func(alpha float64) []float64
+}
+
+// evalPath evaluates a path on the α grid of opts (defaults applied), refining if asked.
+func evalPath(ev *Evaluator, base *ParamSet, pd pathDirs, data []*Data, opts PathOptions) (*Path, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
@@ -175,11 +187,11 @@ func LinePath(ev *Evaluator, base, dir *ParamSet, data []*Data, opts PathOptions
 		}
 		p.Curves[i] = Curve{Data: d.Name, N: d.Len()}
 	}
-	if err := p.add(ev, base, dir, data, AlphaGrid(opts.NumAlpha)); err != nil {
+	if err := p.add(ev, base, pd, data, AlphaGrid(opts.NumAlpha)); err != nil {
 		return nil, err
 	}
 	if opts.Refine {
-		if err := p.refine(ev, base, dir, data, opts); err != nil {
+		if err := p.refine(ev, base, pd, data, opts); err != nil {
 			return nil, err
 		}
 	}
@@ -192,14 +204,14 @@ func LinePath(ev *Evaluator, base, dir *ParamSet, data []*Data, opts PathOptions
 }
 
 // add evaluates the new α values and merges them into the sorted path.
-func (p *Path) add(ev *Evaluator, base, dir *ParamSet, data []*Data, alphas []float64) error {
+func (p *Path) add(ev *Evaluator, base *ParamSet, pd pathDirs, data []*Data, alphas []float64) error {
 	coeffs := make([][]float64, len(alphas))
 	for i, a := range alphas {
-		coeffs[i] = []float64{a}
+		coeffs[i] = pd.coef(a)
 	}
 	results := make([][]Point, len(data))
 	for i, d := range data {
-		pts, err := ev.Eval(base, []*ParamSet{dir}, coeffs, d)
+		pts, err := ev.Eval(base, pd.dirs, coeffs, d)
 		if err != nil {
 			return err
 		}
@@ -290,7 +302,7 @@ func parabolaVertex(x0, y0, x1, y1, x2, y2 float64) (xv, yv float64, ok bool) {
 // refine adds points around the maximum of the gap until the parabola through the maximum and its
 // neighbours agrees with the sampled maximum to the tolerance (and the last round changed the maximum
 // by no more than the tolerance), or MaxRounds is reached.
-func (p *Path) refine(ev *Evaluator, base, dir *ParamSet, data []*Data, opts PathOptions) error {
+func (p *Path) refine(ev *Evaluator, base *ParamSet, pd pathDirs, data []*Data, opts PathOptions) error {
 	r := &p.Refinement
 	r.Data, r.Barrier, r.Tolerance = data[opts.RefineData].Name, opts.RefineBarrier, opts.Tolerance
 	prevMax := math.Inf(-1)
@@ -325,7 +337,7 @@ func (p *Path) refine(ev *Evaluator, base, dir *ParamSet, data []*Data, opts Pat
 			r.Converged = unc <= opts.Tolerance
 			return nil // spacing below what α can resolve
 		}
-		if err := p.add(ev, base, dir, data, next); err != nil {
+		if err := p.add(ev, base, pd, data, next); err != nil {
 			return err
 		}
 	}

@@ -467,6 +467,17 @@ func gridKey(ev *Evaluator, pl *Plane, d *Data, spec GridSpec) (string, error) {
 		}
 	}
 	fmt.Fprintf(h, "%+v|%s|%d|%s|%d", spec, d.Name, d.Len(), ev.LossName(), ev.cfg.BatchSize)
+	if ev.ReestimatesBN() {
+		// BatchNorm statistics re-estimated at each point: the statistics data is part of the key.
+		sd := ev.cfg.BatchNorm.Data
+		if sd == nil {
+			sd = d
+		}
+		fmt.Fprintf(h, "|bn %s %d %d", sd.Name, sd.Len(), ev.cfg.BatchNorm.Examples)
+		for _, v := range sd.X[:min(sd.Len(), ev.cfg.BatchNorm.Examples)*prod(sd.Shape)] {
+			put(float64(v))
+		}
+	}
 	for _, v := range d.X {
 		put(float64(v))
 	}

@@ -33,3 +33,13 @@ func TestTrainingPlot(t *testing.T) {
 		t.Error("empty runs must be an error")
 	}
 }
+
+func TestMovingMean(t *testing.T) {
+	got := movingMean([]float64{1, 2, 3, 4, 5}, 2)
+	want := []float64{1, 1.5, 2.5, 3.5, 4.5}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("movingMean = %v, want %v", got, want)
+		}
+	}
+}
