@@ -299,7 +299,7 @@ func (a *Attack) run(x []float32, shape []int, labels []int32, seed int64) (res 
 	inputs := []any{xt, yt, rng, float32(a.cfg.Epsilon), float32(a.cfg.Alpha())}
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("attack on %s: %s", a.model.Name(), firstLine(panicError(r)))
+			err = fmt.Errorf("attack on %s: %s", a.model.Name(), backend.FirstLine(backend.Recovered(r)))
 		}
 		for _, in := range inputs[:3] {
 			in.(*tensors.Tensor).MustFinalizeAll()
@@ -307,7 +307,7 @@ func (a *Attack) run(x []float32, shape []int, labels []int32, seed int64) (res 
 	}()
 	out, err := a.exec.Exec(inputs...)
 	if err != nil {
-		return nil, fmt.Errorf("attack on %s: %s", a.model.Name(), firstLine(err))
+		return nil, fmt.Errorf("attack on %s: %s", a.model.Name(), backend.FirstLine(err))
 	}
 	defer func() {
 		for _, t := range out {
@@ -479,23 +479,6 @@ func keepBest(bestX, bestLoss, bestPred, x, perEx, pred *Node) (*Node, *Node, *N
 	}
 	better := GreaterThan(perEx, bestLoss)
 	return Where(better, x, bestX), Where(better, perEx, bestLoss), Where(better, pred, bestPred)
-}
-
-// panicError converts a recovered panic value to an error.
-func panicError(r any) error {
-	if err, ok := r.(error); ok {
-		return err
-	}
-	return fmt.Errorf("%v", r)
-}
-
-// firstLine returns the first line of an error message, without GoMLX's stack traces.
-func firstLine(err error) string {
-	msg := err.Error()
-	if i := strings.IndexByte(msg, '\n'); i >= 0 {
-		msg = msg[:i]
-	}
-	return strings.TrimSpace(msg)
 }
 
 func toFloat64(v []float32) []float64 {

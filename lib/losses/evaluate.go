@@ -67,7 +67,7 @@ func Evaluate(name string, inputs map[string]*tensors.Tensor, p Params) (*Result
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("objective %q: %s", o.Name, firstLine(err))
+		return nil, fmt.Errorf("objective %q: %s", o.Name, backend.FirstLine(err))
 	}
 	res := &Result{Grad: map[string][]float64{}, Shapes: map[string][]int{}}
 	for _, in := range order {
@@ -314,27 +314,10 @@ func dropExec(o *Objective, params Params, order []Input) {
 func safeExec(e *Exec, args []any) (out []*tensors.Tensor, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = panicError(r)
+			err = backend.Recovered(r)
 		}
 	}()
 	return e.Exec(args...)
-}
-
-// panicError converts a recovered panic value to an error.
-func panicError(r any) error {
-	if err, ok := r.(error); ok {
-		return err
-	}
-	return fmt.Errorf("%v", r)
-}
-
-// firstLine returns the first line of the error's message, without GoMLX's stack traces.
-func firstLine(err error) string {
-	msg := err.Error()
-	if i := strings.IndexByte(msg, '\n'); i >= 0 {
-		msg = msg[:i]
-	}
-	return strings.TrimSpace(msg)
 }
 
 // toFloat64 copies a numeric tensor's values into a float64 slice (row-major).

@@ -244,7 +244,7 @@ func TestSafeExec(t *testing.T) {
 		if err == nil {
 			t.Fatalf("panic %v not turned into an error", p)
 		}
-		if msg := firstLine(err); strings.Contains(msg, "\n") || !strings.Contains(msg, "panic") {
+		if msg := backend.FirstLine(err); strings.Contains(msg, "\n") || !strings.Contains(msg, "panic") {
 			t.Errorf("panic %q gave error %q", p, msg)
 		}
 	}
