@@ -34,7 +34,8 @@ type Figure struct {
 	interactive   bool
 	colorLabel    string
 	logColor      bool
-	colorOffset   int // index of the first series colour (panels of SmallMultiples)
+	colorOffset   int  // index of the first series colour (panels of SmallMultiples)
+	freeY         bool // SmallMultiples: each panel scales its own y axis
 	err           error
 	notes         []string
 
@@ -101,6 +102,13 @@ func (f *Figure) LogX() *Figure {
 // Histogram it is the count axis; ignored by kinds without a numeric y axis.
 func (f *Figure) LogY() *Figure {
 	f.logY = true
+	return f
+}
+
+// FreeY gives each panel of SmallMultiples its own y range, for series of very different scales; by
+// default the panels share one y range so that they compare at a glance.
+func (f *Figure) FreeY() *Figure {
+	f.freeY = true
 	return f
 }
 

@@ -91,6 +91,8 @@ func SmallMultiples(title, xlabel, ylabel string, cols int, series ...Series) *F
 			switch {
 			case f.yRange != nil:
 				p.yRange = f.yRange
+			case f.freeY:
+				p.yRange = nil
 			case hi > lo && f.logY:
 				p.yRange = &[2]float64{lo / math.Pow(hi/lo, 0.03), hi * math.Pow(hi/lo, 0.03)}
 			case hi > lo:

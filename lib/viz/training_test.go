@@ -43,3 +43,20 @@ func TestMovingMean(t *testing.T) {
 		}
 	}
 }
+
+func TestSmallMultiplesFreeY(t *testing.T) {
+	x := []float64{0, 1, 2}
+	f := SmallMultiples("scales", "x", "y", 2, XY("small", x, []float64{0, 1, 2}), XY("large", x, []float64{0, 1000, 2000})).FreeY()
+	svg, err := f.SVG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// With its own axis, the small panel gets ticks of its own scale (e.g. "1"), not only 0/1000/2000.
+	if !strings.Contains(string(svg), ">1<") && !strings.Contains(string(svg), ">1.0<") && !strings.Contains(string(svg), ">0.5<") {
+		t.Errorf("FreeY: the small panel does not show ticks of its own scale")
+	}
+	shared, _ := SmallMultiples("scales", "x", "y", 2, XY("small", x, []float64{0, 1, 2}), XY("large", x, []float64{0, 1000, 2000})).SVG()
+	if string(shared) == string(svg) {
+		t.Error("FreeY made no difference")
+	}
+}
