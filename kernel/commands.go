@@ -71,6 +71,10 @@ func cmdUp(args []string) error {
 	}
 	argv := []string{setup.Python, "-m", app, "--no-browser", "--ip=" + *ip, fmt.Sprintf("--port=%d", *port),
 		"--notebook-dir=" + filepath.Join(p.Repo, "notebooks")}
+	if os.Geteuid() == 0 {
+		// Jupyter refuses to run as root unless told (CI machines, containers run as root).
+		argv = append(argv, "--allow-root")
+	}
 	argv = append(argv, fs.Args()...)
 	fmt.Printf("starting: %v\n(Jupyter prints the URL to open, with its token, below)\n", argv)
 	return syscall.Exec(setup.Python, argv, os.Environ())

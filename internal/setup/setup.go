@@ -41,6 +41,7 @@ const DatasetDir = "/usr/share/datasets/fashion-mnist"
 var AptPackages = []string{
 	"jupyter-notebook", "jupyter-nbconvert", "jupyter-client", "python3-nbclient", "python3-jupyter-client", "python3-ipykernel",
 	"python3-jupyter-kernel-test", // Jupyter's kernel conformance suite, run by internal/kernelconf's test
+	"chromium",                    // the headless browser of internal/browser's test
 	"dataset-fashion-mnist",
 }
 

@@ -3,6 +3,7 @@ package train
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
@@ -98,10 +99,15 @@ func (e *evaluator) run(set *data.Set) (Metrics, error) {
 		if err != nil {
 			return Metrics{}, fmt.Errorf("train: evaluating %q: %w", set.Name, err)
 		}
-		lossSum += tensors.ToScalar[float64](out[0]) * float64(b)
+		batchLoss := tensors.ToScalar[float64](out[0])
+		lossSum += batchLoss * float64(b)
 		accSum += tensors.ToScalar[float64](out[1]) * float64(b)
 		for _, t := range out {
 			t.MustFinalizeAll()
+		}
+		if math.IsNaN(batchLoss) || math.IsInf(batchLoss, 0) {
+			return Metrics{}, fmt.Errorf("train: evaluating %q: the loss is %v on examples %d..%d (NaN or infinite inputs or parameters?)",
+				set.Name, batchLoss, lo, hi-1)
 		}
 	}
 	return Metrics{Loss: lossSum / float64(n), Accuracy: accSum / float64(n), N: n}, nil
