@@ -324,7 +324,7 @@ type cellReport struct {
 	SVGs      int      `json:"svgs"`
 	Images    int      `json:"images"`
 	Errors    []string `json:"errors"`    // each starts with its kind: error output, compile error, losslab-error, panic, exit
-	ShowsPlot bool     `json:"showsPlot"` // the source calls .Show() or nb.SVG, so a picture is expected
+	ShowsPlot bool     `json:"showsPlot"` // the source shows a figure (.Show() not on a table, or nb.SVG)
 }
 
 // problems lists what is wrong with a notebook's cells; empty when it passed.
@@ -370,6 +370,11 @@ const reportJS = `Jupyter.notebook.get_cells().map((c, i) => ({c, i})).filter(x 
     });
   }
   const src = c.get_text();
+  // A picture is expected where the cell shows a figure: a .Show() that is not a table's (tables render
+  // as HTML tables; their variables come from viz.NewTable), or nb.SVG.
+  const tables = [...src.matchAll(/(\w+)\s*:?=\s*viz\.NewTable/g)].map(m => m[1]);
+  const showsPlot = src.split("\n").some(l => /nb\.SVG\(/.test(l) ||
+    (/\.Show\(\)/.test(l) && !/NewTable/.test(l) && !tables.some(v => new RegExp("\\b" + v + "\\.Show\\(").test(l))));
   return {
     index: i,
     source: src.split("\n").find(l => l.trim() !== "" && l.trim() !== "%%") || "",
@@ -377,7 +382,7 @@ const reportJS = `Jupyter.notebook.get_cells().map((c, i) => ({c, i})).filter(x 
     svgs: out ? out.querySelectorAll(".output_area svg").length : 0,
     images: out ? out.querySelectorAll(".output_area img").length : 0,
     errors,
-    showsPlot: /\.Show\(\)|nb\.SVG\(/.test(src),
+    showsPlot,
   };
 })`
 

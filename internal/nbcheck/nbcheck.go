@@ -174,17 +174,18 @@ func Check(nb *Notebook) (problems []string, pictures int) {
 		}
 		code++
 		where := fmt.Sprintf("code cell %d (%s)", code, firstSourceLine(c.Source))
+		// A program's output arrives in as many stream messages as the kernel cares to send ("panic: " and
+		// its message may be two): read each stream of the cell as one text.
+		streams := map[string]*strings.Builder{}
 		for _, o := range c.Outputs {
 			switch o.OutputType {
 			case "error":
 				problems = append(problems, fmt.Sprintf("%s: error output %s: %s", where, o.EName, oneLine(o.EValue)))
 			case "stream":
-				text := joinText(o.Text)
-				if m := rePanic.FindString(text); m != "" {
-					problems = append(problems, fmt.Sprintf("%s: the cell program panicked: %s", where, oneLine(lineAround(text, m))))
-				} else if m := reExit.FindString(text); m != "" {
-					problems = append(problems, fmt.Sprintf("%s: the cell program ended with %q", where, strings.TrimSpace(m)))
+				if streams[o.Name] == nil {
+					streams[o.Name] = &strings.Builder{}
 				}
+				streams[o.Name].WriteString(joinText(o.Text))
 			case "display_data", "execute_result":
 				if isPicture(o.Data) {
 					pictures++
@@ -196,6 +197,17 @@ func Check(nb *Notebook) (problems []string, pictures int) {
 					// the returned error.
 					problems = append(problems, fmt.Sprintf("%s: LossLab error shown in the cell: %s", where, oneLine(stripTags(h))))
 				}
+			}
+		}
+		for _, name := range []string{"stdout", "stderr"} {
+			if streams[name] == nil {
+				continue
+			}
+			text := streams[name].String()
+			if m := rePanic.FindString(text); m != "" {
+				problems = append(problems, fmt.Sprintf("%s: the cell program panicked: %s", where, oneLine(lineAround(text, m))))
+			} else if m := reExit.FindString(text); m != "" {
+				problems = append(problems, fmt.Sprintf("%s: the cell program ended with %q", where, strings.TrimSpace(m)))
 			}
 		}
 	}

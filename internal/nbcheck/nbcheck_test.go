@@ -94,3 +94,17 @@ func TestCheckReadsOutputs(t *testing.T) {
 		t.Fatalf("killed cell: got %v", problems)
 	}
 }
+
+// A panic whose "panic: " and message arrive as separate stream messages is still read as one.
+func TestCheckJoinsStreamMessages(t *testing.T) {
+	nb := &Notebook{Cells: []Cell{{CellType: "code", Source: "%%\npanic(1)", Outputs: []Output{
+		{OutputType: "stream", Name: "stderr", Text: "panic: "},
+		{OutputType: "stream", Name: "stderr", Text: "assignment to entry in nil map\n\ngoroutine 1 [running]:\n"},
+		{OutputType: "stream", Name: "stderr", Text: "exit status 2\n"},
+		{OutputType: "display_data", Data: map[string]any{"image/png": "x"}},
+	}}}}
+	problems, _ := Check(nb)
+	if len(problems) != 1 || !strings.Contains(problems[0], "panicked: panic: assignment to entry in nil map") {
+		t.Fatalf("got %q", problems)
+	}
+}
