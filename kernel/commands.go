@@ -94,7 +94,9 @@ func cmdTest(args []string) error {
 	if err != nil {
 		return err
 	}
-	argv := append([]string{"test", "-tags=noxla", "-timeout=75m", "-p=2", "./..."}, args...)
+	// -count=1: the notebook, browser and kernel tests drive the kernel through Jupyter, so Go's test cache
+	// cannot see that an edit to lib/ changes their outcome; never reuse a cached pass.
+	argv := append([]string{"test", "-tags=noxla", "-count=1", "-timeout=75m", "-p=2", "./..."}, args...)
 	fmt.Printf("running: go %v (LOSSLAB_QUICK=%s)\n", argv, os.Getenv("LOSSLAB_QUICK"))
 	cmd := exec.Command(goCmd, argv...)
 	cmd.Dir = p.Repo
