@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/gomlx/gomlx v0.26.0
 	github.com/janpfeifer/gonb v0.11.1
+	gonum.org/v1/gonum v0.17.0
 	gonum.org/v1/plot v0.15.2
 )
 
@@ -69,7 +70,6 @@ require (
 	golang.org/x/tools v0.36.0 // indirect
 	golang.org/x/tools/gopls v0.20.0 // indirect
 	golang.org/x/vuln v1.1.4 // indirect
-	gonum.org/v1/gonum v0.17.0 // indirect
 	google.golang.org/protobuf v1.36.10 // indirect
 	honnef.co/go/tools v0.7.0-0.dev.0.20250523013057-bbc2f4dd71ea // indirect
 	k8s.io/klog/v2 v2.130.1 // indirect
