@@ -15,6 +15,7 @@ import (
 	"github.com/losslab/losslab/lib/data"
 	"github.com/losslab/losslab/lib/losses"
 	"github.com/losslab/losslab/lib/models"
+	"github.com/losslab/losslab/lib/train"
 )
 
 // blobs returns 8 classes whose centres lie in the first 4 of 20 dimensions (spread 0.4); the other 16
@@ -149,6 +150,36 @@ func TestTrainProtoNet(t *testing.T) {
 	if r0.Losses[4] == r1.Losses[4] {
 		t.Errorf("different episode seeds gave the same loss %g", r0.Losses[4])
 	}
+	// NewContext initialises as Train does; SetFlat then carries a trained run's parameters over.
+	fresh, err := NewContext(embed, s, cfg.Seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e0, err := Embed(embed, fresh, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range init0 {
+		if e0.X[i] != init0[i] {
+			t.Fatalf("NewContext's initialisation differs from Train's (embedding %d: %g vs %g)", i, e0.X[i], init0[i])
+		}
+	}
+	flat, err := train.Flat(res.Context)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := train.SetFlat(fresh, flat); err != nil {
+		t.Fatal(err)
+	}
+	e1, err := Embed(embed, fresh, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range e1.X {
+		if e1.X[i] != emb.X[i] {
+			t.Fatalf("parameters copied with SetFlat embed differently (%d: %g vs %g)", i, e1.X[i], emb.X[i])
+		}
+	}
 }
 
 func mean(xs []float64) float64 {
@@ -169,6 +200,9 @@ func TestEpisodeNodesAndLearnedVariable(t *testing.T) {
 			!e.QueryClasses.Shape().Equal(shapeOf(e.Query.DType(), 11, 2)) || !e.SupportClasses.Shape().Equal(shapeOf(e.Query.DType(), 6, 2)) {
 			t.Errorf("episode nodes: support %s, query %s, classes %s and %s", e.Support.Shape(), e.Query.Shape(),
 				e.SupportClasses.Shape(), e.QueryClasses.Shape())
+		}
+		if !e.All.Shape().Equal(shapeOf(e.Query.DType(), 6+11, 4)) || e.Labels.Shape().Dimensions[0] != 17 {
+			t.Errorf("episode nodes: all %s, labels %s", e.All.Shape(), e.Labels.Shape())
 		}
 		checked = true
 		g := e.Query.Graph()

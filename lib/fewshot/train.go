@@ -60,6 +60,9 @@ type EpisodeNodes struct {
 	// SupportClasses [S,Way] and QueryClasses [Q,Way] are the 0/1 one-hot labels in the embeddings'
 	// dtype; a NOTA query's row is all zero.
 	SupportClasses, QueryClasses *Node
+	// All [S+Q,D] is every embedding of the episode (supports first, then queries) and Labels [S+Q]
+	// their way numbers: the point set of losses that look at support ∪ query.
+	All, Labels *Node
 }
 
 // LossFn returns the scalar training loss of an episode. ctx is the training context (scope
@@ -207,6 +210,27 @@ func Train(cfg Config) (*Result, error) {
 	return res, nil
 }
 
+// NewContext returns a context holding the embedding's variables, initialised from seed as Train
+// initialises them (e.g. to receive parameters with train.SetFlat). set supplies the input shape.
+func NewContext(embed EmbedFn, set *data.Set, seed uint64) (*context.Context, error) {
+	if embed == nil || set == nil || set.Len() == 0 {
+		return nil, errors.New("fewshot.NewContext: need an embedding and a non-empty set")
+	}
+	bk, err := backend.Get()
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.New()
+	if err := ctx.SetRNGStateFromSeed(int64(seed)); err != nil {
+		return nil, fmt.Errorf("fewshot.NewContext: %w", err)
+	}
+	ctx = ctx.Checked(false)
+	if err := initVariables(bk, embed, ctx, set); err != nil {
+		return nil, err
+	}
+	return ctx, nil
+}
+
 // initVariables creates and initialises the embedding's variables by running it once on one example.
 func initVariables(bk backends.Backend, embed EmbedFn, ctx *context.Context, set *data.Set) error {
 	exec, err := context.NewExecAny(bk, ctx, func(ctx *context.Context, x *Node) *Node { return embed(ctx, x) })
@@ -240,7 +264,8 @@ func episodeNodes(emb, supportY, queryY *Node, way, nS int) *EpisodeNodes {
 	}
 	oneHot := func(y *Node) *Node { return OneHot(y, way, dtype) } // y == way (NOTA) gives an all-zero row
 	return &EpisodeNodes{Way: way, Support: sel(0, nS), Query: sel(nS, b-nS), SupportY: supportY, QueryY: queryY,
-		SupportClasses: oneHot(supportY), QueryClasses: oneHot(queryY)}
+		SupportClasses: oneHot(supportY), QueryClasses: oneHot(queryY),
+		All: emb, Labels: Concatenate([]*Node{supportY, queryY}, 0)}
 }
 
 // ProtoNetLoss is the prototypical-network loss (Snell et al.): the mean over known queries of the
