@@ -1,6 +1,7 @@
 package genmeasure
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -389,5 +390,20 @@ func TestFromParams(t *testing.T) {
 	}
 	if _, err := n.Logits(Inputs{X: []float32{1, 0}, Dim: 2, Y: []int32{0}}); err == nil {
 		t.Error("inputs of the wrong dimension were accepted")
+	}
+}
+
+func TestMeasureJSON(t *testing.T) {
+	in := []Measure{{Name: "a", Value: 1.5, Kind: "norm"}, {Name: "b", Value: math.NaN(), Kind: "margin"}}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Measure
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out[0] != in[0] || out[1].Name != "b" || !math.IsNaN(out[1].Value) {
+		t.Errorf("round trip %s → %+v", b, out)
 	}
 }
