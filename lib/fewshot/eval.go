@@ -29,14 +29,16 @@ func (e *Embeddings) Row(i int) []float32 { return e.X[i*e.Dim : (i+1)*e.Dim] }
 // one compiled program serves the whole set).
 const embedChunk = 500
 
-// Embed returns the embeddings of every example of set under ctx's parameters (which it does not
-// change; variables the embedding lacks are an error).
-func Embed(fn EmbedFn, ctx *context.Context, set *data.Set) (*Embeddings, error) {
+// Embedder embeds sets with one compiled program; it reads the context's current variable values on
+// every call, so one Embedder follows a context through training or along a path of parameters.
+type Embedder struct {
+	exec *context.Exec
+}
+
+// NewEmbedder compiles fn against ctx's variables (which it does not change).
+func NewEmbedder(fn EmbedFn, ctx *context.Context) (*Embedder, error) {
 	if fn == nil || ctx == nil {
-		return nil, errors.New("fewshot.Embed: the embedding and its context must not be nil")
-	}
-	if set == nil || set.Len() == 0 {
-		return nil, errors.New("fewshot.Embed: the set is empty")
+		return nil, errors.New("fewshot.NewEmbedder: the embedding and its context must not be nil")
 	}
 	bk, err := backend.Get()
 	if err != nil {
@@ -45,6 +47,25 @@ func Embed(fn EmbedFn, ctx *context.Context, set *data.Set) (*Embeddings, error)
 	exec, err := context.NewExecAny(bk, ctx.Reuse(), func(ctx *context.Context, x *Node) *Node { return fn(ctx, x) })
 	if err != nil {
 		return nil, err
+	}
+	return &Embedder{exec: exec}, nil
+}
+
+// Embed returns the embeddings of every example of set under ctx's parameters (which it does not
+// change; variables the embedding lacks are an error). It compiles fn each time: use an Embedder to
+// embed repeatedly.
+func Embed(fn EmbedFn, ctx *context.Context, set *data.Set) (*Embeddings, error) {
+	e, err := NewEmbedder(fn, ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e.Embed(set)
+}
+
+// Embed returns the embeddings of every example of set.
+func (e *Embedder) Embed(set *data.Set) (*Embeddings, error) {
+	if set == nil || set.Len() == 0 {
+		return nil, errors.New("fewshot.Embed: the set is empty")
 	}
 	n, dim := set.Len(), set.Dim()
 	chunk := min(embedChunk, n)
@@ -55,7 +76,7 @@ func Embed(fn EmbedFn, ctx *context.Context, set *data.Set) (*Embeddings, error)
 		clear(buf)
 		copy(buf, set.X[lo*dim:hi*dim])
 		xT := tensors.FromFlatDataAndDimensions(buf, append([]int{chunk}, set.Shape...)...)
-		res, err := exec.Exec(xT)
+		res, err := e.exec.Exec(xT)
 		xT.MustFinalizeAll()
 		if err != nil {
 			return nil, fmt.Errorf("fewshot.Embed: %w", err)

@@ -168,10 +168,15 @@ func TestTrainProtoNet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An Embedder compiled before SetFlat sees the new values.
+	embedder, err := NewEmbedder(embed, fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := train.SetFlat(fresh, flat); err != nil {
 		t.Fatal(err)
 	}
-	e1, err := Embed(embed, fresh, s)
+	e1, err := embedder.Embed(s)
 	if err != nil {
 		t.Fatal(err)
 	}
