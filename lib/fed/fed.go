@@ -25,7 +25,8 @@ type Config struct {
 	Clients []*data.Set
 	// Test, if set, is evaluated after every round.
 	Test *data.Set
-	// Init is θ⁰ (default: the model's initialisation).
+	// Init is θ⁰ (default: the model's initialisation). To reproduce the official FedLEx code, whose
+	// rounds start from the explored weights, pass the exploration's final parameters here.
 	Init []float32
 	// Rounds R ≥ 1; Fraction C of the clients sampled per round (default 1).
 	Rounds   int
