@@ -61,7 +61,7 @@ type EpisodeNodes struct {
 	// dtype; a NOTA query's row is all zero.
 	SupportClasses, QueryClasses *Node
 	// All [S+Q,D] is every embedding of the episode (supports first, then queries) and Labels [S+Q]
-	// their way numbers: the point set of losses that look at support ∪ query.
+	// their way numbers (NOTA queries carry Way): the point set of losses that look at support ∪ query.
 	All, Labels *Node
 }
 
