@@ -13,7 +13,11 @@ import (
 // the rows hold LossLab's seconds against the limits.
 func runCells(o options, outDir string) ([]*Row, error) {
 	reps := o.reps
-	args := []string{filepath.Join(o.root, "bench", "cells.py"), "--reps", fmt.Sprint(reps)}
+	if err := os.MkdirAll(filepath.Join(outDir, "logs"), 0o755); err != nil {
+		return nil, err
+	}
+	args := []string{filepath.Join(o.root, "bench", "cells.py"), "--reps", fmt.Sprint(reps),
+		"--log", filepath.Join(outDir, "logs", "cells-kernel.log")}
 	if o.cold {
 		args = append(args, "--cold")
 	}
@@ -30,7 +34,6 @@ func runCells(o options, outDir string) ([]*Row, error) {
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 		return nil, fmt.Errorf("cells.py output: %w", err)
 	}
-	_ = outDir
 	side := func(key string) *Side {
 		s := &Side{Name: "losslab", Latency: true}
 		for _, sec := range res[key] {

@@ -55,12 +55,12 @@ def execute(kc, code, timeout):
     return seconds, out, error
 
 
-def session(env_extra, cells, timeout):
+def session(env_extra, cells, timeout, log):
     """Starts a fresh kernel, runs the cells (name, code) and returns {name: [seconds...]} plus its start time."""
     env = dict(os.environ)
     env.update(env_extra)
     t0 = time.monotonic()
-    km, kc = start_new_kernel(kernel_name="losslab", env=env, startup_timeout=120)
+    km, kc = start_new_kernel(kernel_name="losslab", env=env, startup_timeout=120, stdout=log, stderr=log)
     started = time.monotonic() - t0
     times = {}
     try:
@@ -81,11 +81,13 @@ def main():
     ap.add_argument("--reps", type=int, default=3, help="fresh kernels with a warm build cache")
     ap.add_argument("--cold", action="store_true", help="also one kernel with an empty Go build cache")
     ap.add_argument("--timeout", type=int, default=900)
+    ap.add_argument("--log", default=os.devnull, help="file for the kernels' own output")
     args = ap.parse_args()
+    log = open(args.log, "a")
     result = {"first_cell_warm_cache": [], "trivial": [], "lib_warm": [], "kernel_start": []}
     for _ in range(args.reps):
         cells = [("first", LIB_CELL), ("trivial", TRIVIAL_CELL), ("lib", LIB_CELL), ("trivial", TRIVIAL_CELL), ("lib", LIB_CELL)]
-        times, started = session({}, cells, args.timeout)
+        times, started = session({}, cells, args.timeout, log)
         result["first_cell_warm_cache"] += times["first"]
         result["trivial"] += times["trivial"]
         result["lib_warm"] += times["lib"]
@@ -94,7 +96,7 @@ def main():
         tmp = tempfile.mkdtemp(prefix="losslab-cold-gocache-")
         try:
             cells = [("first", LIB_CELL), ("lib", LIB_CELL), ("trivial", TRIVIAL_CELL)]
-            times, started = session({"GOCACHE": tmp}, cells, args.timeout)
+            times, started = session({"GOCACHE": tmp}, cells, args.timeout, log)
             result["first_cell_cold_cache"] = times["first"]
             result["lib_after_cold"] = times["lib"]
             result["trivial_after_cold"] = times["trivial"]

@@ -58,6 +58,7 @@ type options struct {
 	gridPoints   int
 	profileDir   string
 	cold         bool
+	peerEnv      []string
 }
 
 func main() {
@@ -74,9 +75,11 @@ func main() {
 	flag.IntVar(&o.threads, "threads", runtime.NumCPU(), "threads of each side (GOMAXPROCS; torch.set_num_threads)")
 	flag.StringVar(&o.out, "out", "bench/out/results.json", "where the JSON results go")
 	flag.StringVar(&o.python, "python", "/usr/bin/python3", "the Python that has torch (Debian's python3-torch)")
-	flag.IntVar(&o.fixtureSteps, "fixture-steps", 0, "training steps of each fixture MLP (default 400; 30 with -quick)")
-	flag.IntVar(&o.gridPoints, "grid-points", 0, "grid points per repetition (default 32; 441 is the whole 21×21 grid)")
+	flag.IntVar(&o.fixtureSteps, "fixture-steps", 0, "training steps of each fixture MLP (default 235, one epoch; 30 with -quick)")
+	flag.IntVar(&o.gridPoints, "grid-points", 0, "grid points per repetition (default 16; 441 is the whole 21×21 grid)")
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of each LossLab worker's timed repetitions into this folder")
+	peerEnv := flag.String("peer-env", "OMP_WAIT_POLICY=PASSIVE", "space-separated VAR=value settings added to the PyTorch peer's environment\n"+
+		"(default: OpenMP threads sleep instead of spinning between operations, which keeps torch from collapsing on a loaded machine)")
 	flag.BoolVar(&o.cold, "cold", true, "also time the first cell of a kernel with an empty Go build cache (slow: rebuilds GoMLX)")
 	flag.Parse()
 
@@ -98,6 +101,7 @@ func main() {
 	if o.reps < 1 || o.threads < 1 {
 		fatal(errors.New("-reps and -threads must be ≥ 1"))
 	}
+	o.peerEnv = strings.Fields(*peerEnv)
 	var err error
 	if o.only, err = parseOnly(only); err != nil {
 		fatal(err)
@@ -109,7 +113,7 @@ func main() {
 		o.out = filepath.Join(o.root, o.out)
 	}
 	if o.fixtureSteps == 0 {
-		o.fixtureSteps = 400
+		o.fixtureSteps = 235
 		if o.quick {
 			o.fixtureSteps = 30
 		}
@@ -118,6 +122,10 @@ func main() {
 	if rep != nil && len(rep.Rows) > 0 {
 		fmt.Println()
 		rep.Table(os.Stdout)
+		if rep.Peer != "" {
+			fmt.Println("PyTorch peer:", rep.Peer)
+		}
+		fmt.Printf("load average (1, 5, 15 min): %s at the start, %s at the end\n", rep.LoadBefore, rep.LoadAfter)
 		if werr := rep.WriteJSON(o.out); werr != nil {
 			fmt.Fprintln(os.Stderr, "bench:", werr)
 		} else {
@@ -217,7 +225,8 @@ func cpuModel() string {
 func runAll(o options) (*Report, error) {
 	rep := &Report{Date: today(), LoadBefore: loadavg(),
 		Machine: map[string]any{"cpus": runtime.NumCPU(), "cpu": cpuModel(), "go": runtime.Version(), "threads_per_side": o.threads},
-		Flags:   map[string]any{"reps": o.reps, "quick": o.quick, "grid_points": o.gridPoints, "fixture_steps": o.fixtureSteps}}
+		Flags: map[string]any{"reps": o.reps, "quick": o.quick, "grid_points": o.gridPoints, "fixture_steps": o.fixtureSteps,
+			"peer_env": o.peerEnv}}
 	defer func() { rep.LoadAfter = loadavg() }()
 	logf("load average: %s (1, 5, 15 min); %d threads per side", rep.LoadBefore, o.threads)
 	outDir := filepath.Dir(o.out)
@@ -250,6 +259,7 @@ func runAll(o options) (*Report, error) {
 		}
 		if w.name != "cells" && len(rows) > 0 && rows[0].Peer != nil {
 			rep.Machine["pytorch"] = rows[0].Peer.Info
+			rep.Peer = peerLine(rows[0].Peer.Info) + "; env " + strings.Join(o.peerEnv, " ")
 		}
 	}
 	return rep, errors.Join(errs...)
@@ -371,7 +381,7 @@ func runPair(o options, w workloadDef, fixture, outDir string) ([]*Row, error) {
 	pyCmd := exec.Command(o.python, pyArgs...)
 	pyCmd.Dir = o.root
 	threads := fmt.Sprint(o.threads)
-	pyCmd.Env = append(os.Environ(), "OMP_NUM_THREADS="+threads, "OPENBLAS_NUM_THREADS="+threads, "MKL_NUM_THREADS="+threads)
+	pyCmd.Env = append(append(os.Environ(), "OMP_NUM_THREADS="+threads, "OPENBLAS_NUM_THREADS="+threads, "MKL_NUM_THREADS="+threads), o.peerEnv...)
 
 	logf("%s: setting up LossLab (load, compile, one untimed repetition)", w.name)
 	gw, gReady, err := startChild("losslab "+w.name, goCmd, filepath.Join(logDir, w.name+"-losslab.log"))
@@ -387,7 +397,7 @@ func runPair(o options, w workloadDef, fixture, outDir string) ([]*Row, error) {
 		return nil, err
 	}
 	defer pw.kill()
-	logf("%s: PyTorch ready in %.1f s", w.name, pReady.Setup)
+	logf("%s: PyTorch ready in %.1f s (%s)", w.name, pReady.Setup, peerLine(pReady.Info))
 
 	goSides := make([]*Side, len(w.goVariants))
 	for i, v := range w.goVariants {
@@ -458,6 +468,22 @@ func checkNote(a, b *Side) string {
 		return ""
 	}
 	return fmt.Sprintf("; check value LossLab %.5g, PyTorch %.5g", x, y)
+}
+
+// peerLine says which torch, BLAS and threads the PyTorch peer used.
+func peerLine(info map[string]any) string {
+	libs, _ := info["loaded_blas_libraries"].([]any)
+	var blas []string
+	for _, l := range libs {
+		if s, ok := l.(string); ok && strings.Contains(s, "blas") {
+			blas = append(blas, s)
+		}
+	}
+	b := "no BLAS library loaded"
+	if len(blas) > 0 {
+		b = "BLAS " + strings.Join(blas, ", ")
+	}
+	return fmt.Sprintf("torch %v, %s, %v intra-op threads", info["torch"], b, info["threads"])
 }
 
 func mergeInfo(a, b map[string]any) map[string]any {

@@ -139,6 +139,8 @@ type Report struct {
 	// LoadBefore and LoadAfter are /proc/loadavg at the start and end of the run.
 	LoadBefore string `json:"load_before"`
 	LoadAfter  string `json:"load_after"`
+	// Peer says which torch, BLAS library and threads the PyTorch side used.
+	Peer string `json:"peer,omitempty"`
 }
 
 // WriteJSON writes the report to path (creating its folder), NaN and ±Inf written as null.

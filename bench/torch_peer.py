@@ -289,7 +289,7 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
-    sizes = dict(train_steps=40, cnn_steps=4, grid_points=32, grid_examples=10000, hessian_examples=2000, hessian_iters=20)
+    sizes = dict(train_steps=40, cnn_steps=4, grid_points=16, grid_examples=10000, hessian_examples=2000, hessian_iters=20)
     if args.quick:
         sizes = dict(train_steps=4, cnn_steps=1, grid_points=8, grid_examples=1000, hessian_examples=500, hessian_iters=3)
     if args.grid_points > 0:

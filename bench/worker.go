@@ -61,7 +61,7 @@ type workerSizes struct {
 }
 
 func sizesFor(quick bool, gridPoints int) workerSizes {
-	s := workerSizes{TrainSteps: 40, CNNSteps: 4, GridPoints: 32, GridExamples: 10000, HessianExamples: 2000, HessianIters: 20}
+	s := workerSizes{TrainSteps: 40, CNNSteps: 4, GridPoints: 16, GridExamples: 10000, HessianExamples: 2000, HessianIters: 20}
 	if quick {
 		s = workerSizes{TrainSteps: 4, CNNSteps: 1, GridPoints: 8, GridExamples: 1000, HessianExamples: 500, HessianIters: 3}
 	}
