@@ -27,6 +27,8 @@ import (
 //     bias) with softmax weights w, the k largest kept and renormalised (w̃); then Dense D→P.
 //     Training adds the Switch-style load-balancing loss Balance·E·Σ_j f_j P_j per block, with f_j the
 //     fraction of the block's routing slots (N·k) that go to expert j and P_j the mean router weight.
+//     With Stem, a dense layer x ← ReLU(x·W + b) of width D comes first (the dense model's hidden
+//     layer), and the MoE blocks route its output.
 type Config struct {
 	P        int
 	EmbedDim int // default 32
@@ -36,6 +38,8 @@ type Config struct {
 	Experts, TopK, ExpertHidden int
 	// Balance is the load-balancing coefficient (0: none; the spec uses 0.01).
 	Balance float64
+	// Stem puts a dense ReLU layer D→D before the MoE blocks (MoE models only).
+	Stem bool
 }
 
 func (c Config) withDefaults() Config {
@@ -69,6 +73,8 @@ func (c Config) Check() error {
 		return fmt.Errorf("grokking: EmbedDim (%d) and Hidden (%d) must be positive and Blocks (%d) ≥ 0", c.EmbedDim, c.Hidden, c.Blocks)
 	case c.Blocks > 0 && (c.Experts < 1 || c.ExpertHidden < 1 || c.TopK < 1 || c.TopK > c.Experts):
 		return fmt.Errorf("grokking: want Experts ≥ 1, ExpertHidden ≥ 1 and 1 ≤ TopK ≤ Experts; got %d, %d, %d", c.Experts, c.ExpertHidden, c.TopK)
+	case c.Stem && c.Blocks == 0:
+		return errors.New("grokking: Stem needs MoE blocks (Blocks > 0); the dense model has its hidden layer already")
 	case c.Balance < 0 || math.IsNaN(c.Balance) || math.IsInf(c.Balance, 0):
 		return fmt.Errorf("grokking: Balance = %g, want finite and ≥ 0", c.Balance)
 	}
@@ -81,7 +87,11 @@ func (c Config) Name() string {
 	if c.Blocks == 0 {
 		return fmt.Sprintf("dense-p%d-h%d", c.P, c.Hidden)
 	}
-	return fmt.Sprintf("moe-p%d-b%d-e%dk%d-h%d", c.P, c.Blocks, c.Experts, c.TopK, c.ExpertHidden)
+	s := fmt.Sprintf("moe-p%d-b%d-e%dk%d-h%d", c.P, c.Blocks, c.Experts, c.TopK, c.ExpertHidden)
+	if c.Stem {
+		s += "-stem"
+	}
+	return s
 }
 
 // Param is one parameter tensor of the model, on the host (row-major).
@@ -144,6 +154,10 @@ func New(cfg Config) (*Model, error) {
 		add("hidden/biases", cfg.Hidden)
 		add("out/weights", cfg.Hidden, cfg.P)
 	} else {
+		if cfg.Stem {
+			add("stem/weights", d, d)
+			add("stem/biases", d)
+		}
 		eh := cfg.Experts * cfg.ExpertHidden
 		for l := range cfg.Blocks {
 			add(fmt.Sprintf("block_%d/router", l), d, cfg.Experts)
@@ -234,6 +248,10 @@ func (m *Model) forward(params []*Node, x *Node) (logits *Node, gates []*Node, b
 		w, b := take(), take()
 		h = relu(Add(models.Product(h, w), ExpandLeftToRank(b, 2)))
 	} else {
+		if c.Stem {
+			w, b := take(), take()
+			h = relu(Add(models.Product(h, w), ExpandLeftToRank(b, 2)))
+		}
 		for range c.Blocks {
 			router, win, bin, wout, bout := take(), take(), take(), take(), take()
 			probs := Softmax(models.Product(h, router), -1) // [N,E]
@@ -571,7 +589,7 @@ func (m *Model) Route(ps Params, s *data.Set) (rt *Routing, err error) {
 		}
 	}
 	for l := range m.cfg.Blocks {
-		router := ps[1+5*l] // [D, E]
+		router := ps[m.firstBlock()+5*l] // [D, E]
 		emb := make([][]float64, e)
 		for j := range emb {
 			emb[j] = make([]float64, d)
@@ -582,6 +600,14 @@ func (m *Model) Route(ps Params, s *data.Set) (rt *Routing, err error) {
 		rt.Embeddings = append(rt.Embeddings, emb)
 	}
 	return rt, nil
+}
+
+// firstBlock is the index of block 0's router in a parameter set.
+func (m *Model) firstBlock() int {
+	if m.cfg.Stem {
+		return 3
+	}
+	return 1
 }
 
 // PathwayMetrics are the dataset-level metrics of a Routing.

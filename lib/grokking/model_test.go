@@ -64,6 +64,17 @@ func refForward(c Config, ps Params, s *data.Set) (ce, bal float64, gates [][][]
 		}
 		next = 3
 	} else {
+		if c.Stem {
+			w, b := val(1), val(2)
+			for i, h := range hs {
+				z := mat(h, w, d, d)
+				for k := range z {
+					z[k] = math.Max(0, z[k]+b[k])
+				}
+				hs[i] = z
+			}
+			next = 3
+		}
 		for range c.Blocks {
 			router, win, bin, wout, bout := val(next), val(next+1), val(next+2), val(next+3), val(next+4)
 			next += 5
@@ -161,6 +172,7 @@ func TestForwardMatchesReference(t *testing.T) {
 	for _, cfg := range []Config{
 		{P: 5, EmbedDim: 3, Hidden: 7},
 		{P: 5, EmbedDim: 3, Blocks: 2, Experts: 4, TopK: 2, ExpertHidden: 3, Balance: 0.01},
+		{P: 5, EmbedDim: 3, Blocks: 2, Experts: 4, TopK: 2, ExpertHidden: 3, Balance: 0.01, Stem: true},
 	} {
 		m, err := New(cfg)
 		if err != nil {
@@ -191,7 +203,7 @@ func TestForwardMatchesReference(t *testing.T) {
 				}
 			}
 			// The router embeddings are the router's columns.
-			if got, want := rt.Embeddings[1][2][0], float64(ps[6].Data[0*4+2]); got != want {
+			if got, want := rt.Embeddings[1][2][0], float64(ps[m.firstBlock()+5].Data[0*4+2]); got != want {
 				t.Fatalf("embedding (1, 2, 0) = %v, router column value %v", got, want)
 			}
 		} else if _, err := m.Route(ps, tr); err == nil {
@@ -207,6 +219,7 @@ func TestGradientFiniteDifferences(t *testing.T) {
 	for _, cfg := range []Config{
 		{P: 5, EmbedDim: 3, Hidden: 7},
 		{P: 5, EmbedDim: 3, Blocks: 2, Experts: 4, TopK: 2, ExpertHidden: 3, Balance: 0.5},
+		{P: 5, EmbedDim: 3, Blocks: 2, Experts: 4, TopK: 2, ExpertHidden: 3, Balance: 0.5, Stem: true},
 	} {
 		m, err := New(cfg)
 		if err != nil {
@@ -321,7 +334,7 @@ func TestAdamWStep(t *testing.T) {
 }
 
 func TestModelErrors(t *testing.T) {
-	for _, c := range []Config{{P: 1}, {P: 5, Blocks: 1, Experts: 2, TopK: 3}, {P: 5, Balance: -1}, {P: 5, Hidden: -2}} {
+	for _, c := range []Config{{P: 1}, {P: 5, Blocks: 1, Experts: 2, TopK: 3}, {P: 5, Balance: -1}, {P: 5, Hidden: -2}, {P: 5, Stem: true}} {
 		if _, err := New(c); err == nil {
 			t.Fatalf("config %+v: no error", c)
 		}
