@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/losslab/losslab/lib/train"
+
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -94,41 +96,14 @@ func (c Config) Name() string {
 	return s
 }
 
-// Param is one parameter tensor of the model, on the host (row-major).
-type Param struct {
-	Name  string
-	Shape []int
-	Data  []float32
-}
+// Param is one parameter tensor on the host (row-major): lib/train's.
+type Param = train.Param
 
-// Params is a full set of parameters in the model's order (see Model.Init).
-type Params []Param
+// Params is a full set of parameters in the model's order: a train.ParamList (Clone, and Lerp below).
+type Params = train.ParamList
 
-// Clone returns a deep copy.
-func (ps Params) Clone() Params {
-	out := make(Params, len(ps))
-	for i, p := range ps {
-		out[i] = Param{Name: p.Name, Shape: slices.Clone(p.Shape), Data: slices.Clone(p.Data)}
-	}
-	return out
-}
-
-// Lerp returns (1 − t)·a + t·b, parameter by parameter.
-func Lerp(a, b Params, t float64) (Params, error) {
-	if len(a) != len(b) {
-		return nil, fmt.Errorf("grokking: %d and %d parameters", len(a), len(b))
-	}
-	out := a.Clone()
-	for i := range a {
-		if a[i].Name != b[i].Name || len(a[i].Data) != len(b[i].Data) {
-			return nil, fmt.Errorf("grokking: parameter %d is %s %v in one set and %s %v in the other", i, a[i].Name, a[i].Shape, b[i].Name, b[i].Shape)
-		}
-		for j := range out[i].Data {
-			out[i].Data[j] = float32((1-t)*float64(a[i].Data[j]) + t*float64(b[i].Data[j]))
-		}
-	}
-	return out, nil
-}
+// Lerp returns (1 − t)·a + t·b, parameter by parameter (train.LerpParams).
+func Lerp(a, b Params, t float64) (Params, error) { return train.LerpParams(a, b, t) }
 
 // Model builds, trains and inspects the network of a Config. Its compiled graphs are reused across
 // runs (learning rate and weight decay are graph inputs).

@@ -485,3 +485,23 @@ func TestOptimizerSteps(t *testing.T) {
 func backendMust() backendT { return mustBackend() }
 
 var _ = context.New
+
+func TestLerpParams(t *testing.T) {
+	a := ParamList{{Name: "w", Shape: []int{2}, Data: []float32{0, 2}}}
+	b := ParamList{{Name: "w", Shape: []int{2}, Data: []float32{4, -2}}}
+	m, err := LerpParams(a, b, 0.25)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m[0].Data[0] != 1 || m[0].Data[1] != 1 || a[0].Data[0] != 0 {
+		t.Errorf("LerpParams = %v (a = %v)", m[0].Data, a[0].Data)
+	}
+	if _, err := LerpParams(a, ParamList{{Name: "v", Shape: []int{2}, Data: []float32{1, 1}}}, 0.5); err == nil {
+		t.Error("lists with different names were accepted")
+	}
+	c := a.Clone()
+	c[0].Data[0] = 9
+	if a[0].Data[0] != 0 {
+		t.Error("Clone shares data")
+	}
+}
