@@ -114,9 +114,33 @@ type server struct {
 // startServer starts classic Jupyter Notebook on 127.0.0.1 with the same arguments as `go run ./kernel
 // up` (kernel/commands.go, cmdUp), serving dir with a known token and LOSSLAB_QUICK=1 for the kernels.
 // The notebooks are copies in dir, so autosave can never touch the checkout.
+//
+// The port is probed free and then handed to Jupyter, so another process (in CI, the kernels that the
+// kernelconf and nbcheck tests start in parallel bind random ports) can take it in between. When Jupyter
+// says the port is taken, startServer tries again on a fresh port, a few times; any other failure is fatal.
 func startServer(t *testing.T, dir string) *server {
 	t.Helper()
-	port := freePort(t)
+	const attempts = 5
+	for i := 1; ; i++ {
+		if s, _ := tryServer(t, dir, freePort(t)); s != nil {
+			return s
+		}
+		if i == attempts {
+			t.Fatalf("Jupyter Notebook found its port taken %d times in a row (logs above)", attempts)
+		}
+		t.Logf("port was taken before Jupyter could bind it; retrying on another (attempt %d of %d)", i+1, attempts)
+	}
+}
+
+// portTaken reports whether a Jupyter log says its port was not available.
+func portTaken(log string) bool {
+	return strings.Contains(log, "is already in use") || strings.Contains(log, "is not available")
+}
+
+// tryServer starts one server on port. It returns the server once it answers, or nil and true when
+// Jupyter exited because the port was taken; every other failure ends the test.
+func tryServer(t *testing.T, dir string, port int) (*server, bool) {
+	t.Helper()
 	token := fmt.Sprintf("losslab-browser-test-%d", time.Now().UnixNano())
 	tmp := t.TempDir()
 	logf, err := os.Create(filepath.Join(tmp, "jupyter.log"))
@@ -139,25 +163,47 @@ func startServer(t *testing.T, dir string) *server {
 	}
 	s := &server{url: fmt.Sprintf("http://127.0.0.1:%d", port), token: token, cmd: cmd, log: logf, exited: make(chan struct{})}
 	go func() { s.waitErr = cmd.Wait(); close(s.exited) }()
-	t.Cleanup(s.stop)
 	deadline := time.Now().Add(serverStartLimit)
+	// A timeout per request: whatever holds a taken port may accept the connection and never answer.
+	client := &http.Client{Timeout: 2 * time.Second}
 	for {
-		resp, err := http.Get(s.url + "/api/status?token=" + token)
+		resp, err := client.Get(s.url + "/api/status?token=" + token)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return s
+				t.Cleanup(s.stop)
+				return s, false
 			}
 		}
 		select {
 		case <-s.exited:
-			t.Fatalf("Jupyter Notebook exited (%v) before answering on %s; its log:\n%s", s.waitErr, s.url, s.logTail())
+			log := s.logTail()
+			if portTaken(log) {
+				t.Logf("Jupyter could not bind %s; its log:\n%s", s.url, log)
+				return nil, true
+			}
+			t.Fatalf("Jupyter Notebook exited (%v) before answering on %s; its log:\n%s", s.waitErr, s.url, log)
 		default:
 		}
 		if time.Now().After(deadline) {
+			s.stop()
 			t.Fatalf("Jupyter Notebook did not answer on %s within %v; its log:\n%s", s.url, serverStartLimit, s.logTail())
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestServerPortTaken checks that a taken port is recognised (and so retried) rather than reported as
+// some other failure: it holds a port open and asks Jupyter to serve on it.
+func TestServerPortTaken(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	s, taken := tryServer(t, t.TempDir(), l.Addr().(*net.TCPAddr).Port)
+	if s != nil || !taken {
+		t.Fatalf("Jupyter on a taken port: got server %v, taken %v; want nil, true", s != nil, taken)
 	}
 }
 
