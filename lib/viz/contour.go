@@ -224,13 +224,16 @@ func drawContour(f *Figure, c draw.Canvas, title, xlabel, ylabel string, g Grid,
 	main, rest := splitColorBar(c)
 	if len(legend) > 0 {
 		// The legend goes right of the colour bar.
-		lw := legendWidth(legend) + vg.Points(10)
+		// At most a third of the width; longer entries shrink, then wrap.
+		l := fitLegend(newLegend(legend), legend, (c.Max.X-c.Min.X)/3-vg.Points(10))
+		lw := l.Rectangle(c).Size().X + vg.Points(10)
 		main = draw.Crop(main, 0, -lw, 0, 0)
 		rest = draw.Crop(c, c.Max.X-c.Min.X-lw-vg.Points(78), -lw, 0, 0)
-		l := newLegend(legend)
+		drawPlot(main, p) // first: the title's fitted height places the legend
 		l.Draw(draw.Crop(c, c.Max.X-c.Min.X-lw+vg.Points(6), 0, 0, -titleHeight(p)))
+	} else {
+		drawPlot(main, p)
 	}
-	p.Draw(main)
 	drawColorBar(rest, sc, f.colorLabel, titleHeight(p), p, contourLevels)
 	return nil
 }
@@ -245,11 +248,6 @@ func newLegend(items []legendItem) plot.Legend {
 		l.Add(it.name, it.thumbs...)
 	}
 	return l
-}
-
-func legendWidth(items []legendItem) vg.Length {
-	l := newLegend(items)
-	return l.Rectangle(draw.Canvas{}).Size().X
 }
 
 // addOverlay draws o on p with a white halo, and returns its legend thumbnails.

@@ -70,7 +70,7 @@ func Heatmap(title string, rowLabels, colLabels []string, values [][]float64) *F
 			p.Add(cellText{values: values, scale: sc})
 		}
 		main, bar := splitColorBar(c)
-		p.Draw(main)
+		drawPlot(main, p)
 		drawColorBar(bar, sc, f.colorLabel, titleHeight(p), p, 0)
 		return nil
 	}

@@ -226,22 +226,14 @@ type legendItem struct {
 // data area.
 func drawWithLegend(c draw.Canvas, p *plot.Plot, items []legendItem) {
 	if len(items) == 0 {
-		p.Draw(c)
+		drawPlot(c, p)
 		return
 	}
-	l := plot.NewLegend()
-	l.TextStyle.Font = fontOf(legendSize)
-	l.Top, l.Left = true, true
-	l.ThumbnailWidth = vg.Points(22)
-	l.Padding = vg.Points(2)
-	for _, it := range items {
-		l.Add(it.name, it.thumbs...)
-	}
-	w := l.Rectangle(c).Size().X + vg.Points(14)
-	if maxW := (c.Max.X - c.Min.X) * 0.4; w > maxW {
-		w = maxW
-	}
-	p.Draw(draw.Crop(c, 0, -w, 0, 0))
+	const gap = 14 // points between the data area and the legend column
+	maxW := (c.Max.X - c.Min.X) * 0.4
+	l := fitLegend(newLegend(items), items, maxW-vg.Points(gap))
+	w := min(l.Rectangle(c).Size().X+vg.Points(gap), maxW)
+	drawPlot(draw.Crop(c, 0, -w, 0, 0), p)
 	lc := draw.Crop(c, c.Max.X-c.Min.X-w+vg.Points(8), 0, 0, -titleHeight(p))
 	l.Draw(lc)
 }

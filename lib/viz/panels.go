@@ -41,8 +41,9 @@ func Panels(title string, cols int, panels ...*Figure) *Figure {
 		top := vg.Length(0)
 		if title != "" {
 			sty := draw.TextStyle{Color: rgb(0, 0, 0), Font: fontOf(titleSize + 2), XAlign: draw.XCenter, YAlign: draw.YTop, Handler: defaultHandler()}
-			c.FillText(sty, vg.Point{X: (c.Min.X + c.Max.X) / 2, Y: c.Max.Y}, title)
-			top = sty.Rectangle(title).Size().Y + vg.Points(8)
+			sty, text := fitText(sty, title, c.Max.X-c.Min.X-vg.Points(8))
+			c.FillText(sty, vg.Point{X: (c.Min.X + c.Max.X) / 2, Y: c.Max.Y}, text)
+			top = sty.Rectangle(text).Size().Y + vg.Points(8)
 		}
 		area := draw.Crop(c, 0, 0, 0, -top)
 		tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Points(10), PadY: vg.Points(10)}

@@ -1,0 +1,126 @@
+package viz
+
+import (
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// Text that is wider than the room it is given (a long title over a narrow panel, a long legend entry)
+// would be clipped by the canvas. fitText makes it fit: it first shrinks the font, by at most
+// shrinkSteps points, and if that is not enough it wraps the text at spaces (or after a '/' or ',' in a
+// long word) into lines no wider than the room. A single unbreakable word wider than the room is left
+// as it is.
+
+// shrinkSteps is how many points a title or legend may lose before its text is wrapped instead.
+const shrinkSteps = 3
+
+// textWidth is the width of s (its widest line) in style sty.
+func textWidth(sty draw.TextStyle, s string) vg.Length {
+	return sty.Rectangle(s).Size().X
+}
+
+// fitText returns sty and s adjusted so that s is at most width wide (see above).
+func fitText(sty draw.TextStyle, s string, width vg.Length) (draw.TextStyle, string) {
+	if s == "" || width <= 0 || textWidth(sty, s) <= width {
+		return sty, s
+	}
+	size := sty.Font.Size
+	for step := 1; step <= shrinkSteps; step++ {
+		sty.Font.Size = size - vg.Points(float64(step))
+		if textWidth(sty, s) <= width {
+			return sty, s
+		}
+	}
+	return sty, wrapText(sty, s, width)
+}
+
+// wrapText breaks s greedily into lines no wider than width, at spaces, or after '/' or ',' inside a
+// word that is too wide on its own.
+func wrapText(sty draw.TextStyle, s string, width vg.Length) string {
+	var words []string
+	for _, w := range strings.Fields(strings.ReplaceAll(s, "\n", " ")) {
+		words = append(words, splitLongWord(sty, w, width)...)
+	}
+	var lines []string
+	line := ""
+	for _, w := range words {
+		piece := isPiece(w)
+		w = strings.TrimPrefix(w, "\x00")
+		sep := " "
+		if line == "" || piece {
+			sep = ""
+		}
+		cand := line + sep + w
+		if line != "" && textWidth(sty, cand) > width {
+			lines = append(lines, line)
+			line = w
+			continue
+		}
+		line = cand
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// isPiece reports whether w is the continuation of a word that splitLongWord broke (marked by a
+// leading NUL, which wrapText removes).
+func isPiece(w string) bool { return strings.HasPrefix(w, "\x00") }
+
+// splitLongWord splits a word wider than width after each '/' or ','; the pieces after the first
+// carry a leading NUL so that wrapText joins them back without a space when they share a line.
+func splitLongWord(sty draw.TextStyle, w string, width vg.Length) []string {
+	if textWidth(sty, w) <= width {
+		return []string{w}
+	}
+	var out []string
+	start := 0
+	for i, r := range w {
+		if (r == '/' || r == ',') && i+1 < len(w) {
+			out = append(out, w[start:i+1])
+			start = i + 1
+		}
+	}
+	out = append(out, w[start:])
+	for i := 1; i < len(out); i++ {
+		out[i] = "\x00" + out[i]
+	}
+	return out
+}
+
+// drawPlot draws p into c after fitting its title to c's width.
+func drawPlot(c draw.Canvas, p *plot.Plot) {
+	p.Title.TextStyle, p.Title.Text = fitText(p.Title.TextStyle, p.Title.Text, c.Max.X-c.Min.X-vg.Points(4))
+	p.Draw(c)
+}
+
+// fitLegend returns l (built from items) with its entries shrunk, then wrapped, so that the legend is
+// at most width wide.
+func fitLegend(l plot.Legend, items []legendItem, width vg.Length) plot.Legend {
+	room := width - l.ThumbnailWidth - l.TextStyle.Rectangle(" ").Max.X
+	if room <= 0 || l.Rectangle(draw.Canvas{}).Size().X <= width {
+		return l
+	}
+	sty := l.TextStyle
+	longest := ""
+	for _, it := range items {
+		if textWidth(sty, it.name) > textWidth(sty, longest) {
+			longest = it.name
+		}
+	}
+	fitted, _ := fitText(sty, longest, room) // the size that fits the longest entry, or the smallest
+	out := plot.NewLegend()
+	out.TextStyle, out.Top, out.Left, out.ThumbnailWidth, out.Padding = fitted, l.Top, l.Left, l.ThumbnailWidth, l.Padding
+	for _, it := range items {
+		name := it.name
+		if textWidth(fitted, name) > room {
+			name = wrapText(fitted, name, room)
+		}
+		out.Add(name, it.thumbs...)
+	}
+	return out
+}
