@@ -3,6 +3,9 @@ package losses
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
@@ -156,13 +159,73 @@ func LinearMargins(theta []float64, a [][]float64, y []float64) ([]float64, erro
 		return nil, err
 	}
 	m := make([]float64, len(a))
-	for i, row := range a {
-		for j, v := range row {
-			m[i] += v * theta[j]
+	linearBlocks(len(a), len(theta), func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			s := 0.0
+			for j, v := range a[i] {
+				s += v * theta[j]
+			}
+			m[i] = s * y[i]
 		}
-		m[i] *= y[i]
-	}
+	})
 	return m, nil
+}
+
+// linearBlockCount is the number of row blocks of the plain-Go linear problems' passes over A. It is
+// fixed (not the core count), so that block-wise sums add in the same order, and give the same bits, on
+// every machine.
+const linearBlockCount = 8
+
+// linearBlocks calls f(b, lo, hi) for the blocks b = 0… of at most linearBlockCount row blocks
+// [lo, hi) covering [0, n), on up to GOMAXPROCS goroutines when the pass is large enough (n·d ≥ 2¹⁶)
+// for that to pay; otherwise sequentially.
+func linearBlocks(n, d int, f func(b, lo, hi int)) {
+	blocks := min(linearBlockCount, n)
+	run := func(b int) { f(b, b*n/blocks, (b+1)*n/blocks) }
+	workers := min(runtime.GOMAXPROCS(0), blocks)
+	if workers <= 1 || n*d < 1<<16 {
+		for b := range blocks {
+			run(b)
+		}
+		return
+	}
+	var next atomic.Int32
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := int(next.Add(1)) - 1; b < blocks; b = int(next.Add(1)) - 1 {
+				run(b)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// weightedRowSum returns Σ_i c_i a_i (rows with c_i = 0 skipped), summed per row block and the block
+// sums added in block order.
+func weightedRowSum(a [][]float64, c []float64, d int) []float64 {
+	blocks := min(linearBlockCount, len(a))
+	partial := make([][]float64, blocks)
+	linearBlocks(len(a), d, func(b, lo, hi int) {
+		sum := make([]float64, d)
+		for i := lo; i < hi; i++ {
+			if ci := c[i]; ci != 0 {
+				for j, v := range a[i] {
+					sum[j] += ci * v
+				}
+			}
+		}
+		partial[b] = sum
+	})
+	out := make([]float64, d)
+	for _, p := range partial {
+		for j, v := range p {
+			out[j] += v
+		}
+	}
+	return out
 }
 
 // Separates reports whether θ classifies every point correctly: every margin y_i a_iᵀθ > 0.
@@ -191,20 +254,24 @@ func normLRSigmoid(x float64) float64 {
 // LogisticRisk returns the paper's f(θ) = (1/n) Σ_i log(1 + exp(-m_i)) and its gradient
 // ∇f(θ) = -(1/n) Σ_i sigmoid(-m_i) y_i a_i, for a linear model (A [n][d], y in {-1,+1}), in float64.
 func LogisticRisk(theta []float64, a [][]float64, y []float64) (f float64, grad []float64, err error) {
+	f, grad, _, err = LogisticRiskMargins(theta, a, y)
+	return f, grad, err
+}
+
+// LogisticRiskMargins is LogisticRisk that also returns the margins m_i = y_i a_iᵀθ it computed (for
+// the accuracy, without another pass over A).
+func LogisticRiskMargins(theta []float64, a [][]float64, y []float64) (f float64, grad, margins []float64, err error) {
 	m, err := LinearMargins(theta, a, y)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	n := float64(len(a))
-	grad = make([]float64, len(theta))
+	c := make([]float64, len(m))
 	for i, mi := range m {
 		f += math.Max(-mi, 0) + math.Log1p(math.Exp(-math.Abs(mi)))
-		w := normLRSigmoid(-mi)
-		for j, v := range a[i] {
-			grad[j] -= w * y[i] * v / n
-		}
+		c[i] = -normLRSigmoid(-mi) * y[i] / n
 	}
-	return f / n, grad, nil
+	return f / n, weightedRowSum(a, c, len(theta)), m, nil
 }
 
 // LRGDStep returns θ - γ∇f(θ): one step of gradient descent on the logistic loss (LR+GD).
@@ -246,14 +313,13 @@ func NormalizedLRGDStep(theta []float64, a [][]float64, y []float64, gamma float
 		maxLogW = math.Max(maxLogW, logW[i])
 	}
 	sumW := 0.0
-	dir := make([]float64, len(theta))
+	c := make([]float64, len(m))
 	for i := range m {
 		w := math.Exp(logW[i] - maxLogW)
 		sumW += w
-		for j, v := range a[i] {
-			dir[j] += w * y[i] * v
-		}
+		c[i] = w * y[i]
 	}
+	dir := weightedRowSum(a, c, len(theta))
 	next = make([]float64, len(theta))
 	for j := range next {
 		next[j] = theta[j] + gamma*dir[j]/sumW
@@ -287,15 +353,14 @@ func BatchPerceptronStep(hat []float64, a [][]float64, y []float64, normalized b
 	}
 	next := append([]float64(nil), hat...)
 	count := 0
-	sum := make([]float64, len(hat))
+	c := make([]float64, len(m))
 	for i, mi := range m {
 		if mi <= 0 {
 			count++
-			for j, v := range a[i] {
-				sum[j] += y[i] * v
-			}
+			c[i] = y[i]
 		}
 	}
+	sum := weightedRowSum(a, c, len(hat))
 	if count == 0 {
 		return next, nil
 	}

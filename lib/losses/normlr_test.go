@@ -3,6 +3,7 @@ package losses
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -333,5 +334,78 @@ func TestNormalizedGDOptimizer(t *testing.T) {
 	_, err = exec.Exec(tensors.FromFlatDataAndDimensions([]float32{1, 2}, 2))
 	if err == nil || !strings.Contains(err.Error(), "NormalizedLogisticLoss") {
 		t.Errorf("UpdateGraph without β: err = %v, want one naming NormalizedLogisticLoss", err)
+	}
+}
+
+// TestLinearPassesLarge checks the block-parallel passes over A (used when n·d ≥ 2¹⁶) against a
+// row-by-row float64 reference written here, and that they give the same bits on 1 and on several
+// goroutines.
+func TestLinearPassesLarge(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 3))
+	a, y := separableData(rng, 1001, 97) // 97,097 entries: the parallel path; 1001 rows: uneven blocks
+	theta := make([]float64, 97)
+	for j := range theta {
+		theta[j] = 0.3 * rng.NormFloat64()
+	}
+	// Reference: f, ∇f, margins and the three steps' directions, one row at a time.
+	n := float64(len(a))
+	wantF, wantG := 0.0, make([]float64, len(theta))
+	wantM := make([]float64, len(a))
+	perc := make([]float64, len(theta))
+	for i, row := range a {
+		for j, v := range row {
+			wantM[i] += v * theta[j]
+		}
+		wantM[i] *= y[i]
+		wantF += math.Log1p(math.Exp(-wantM[i])) / n
+		s := 1 / (1 + math.Exp(wantM[i]))
+		for j, v := range row {
+			wantG[j] -= s * y[i] * v / n
+			if wantM[i] <= 0 {
+				perc[j] += y[i] * v / n
+			}
+		}
+	}
+	f, g, m, err := LogisticRiskMargins(theta, a, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(f-wantF) > 1e-12 {
+		t.Errorf("f = %.15g, reference %.15g", f, wantF)
+	}
+	for i := range m {
+		if math.Abs(m[i]-wantM[i]) > 1e-12 {
+			t.Fatalf("margin %d = %.15g, reference %.15g", i, m[i], wantM[i])
+		}
+	}
+	for j := range g {
+		if math.Abs(g[j]-wantG[j]) > 1e-12 {
+			t.Fatalf("∇f[%d] = %.15g, reference %.15g", j, g[j], wantG[j])
+		}
+	}
+	bp, err := BatchPerceptronStep(theta, a, y, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := range bp {
+		if math.Abs(bp[j]-theta[j]-perc[j]) > 1e-12 {
+			t.Fatalf("Batch Perceptron step [%d] = %.15g, reference %.15g", j, bp[j]-theta[j], perc[j])
+		}
+	}
+	// Same bits on one goroutine.
+	prev := runtime.GOMAXPROCS(1)
+	f1, g1, _, _ := LogisticRiskMargins(theta, a, y)
+	n1, _, _ := NormalizedLRGDStep(theta, a, y, 3)
+	runtime.GOMAXPROCS(max(prev, 4))
+	f4, g4, _, _ := LogisticRiskMargins(theta, a, y)
+	n4, _, _ := NormalizedLRGDStep(theta, a, y, 3)
+	runtime.GOMAXPROCS(prev)
+	if f1 != f4 {
+		t.Errorf("f differs between 1 and %d goroutines: %v vs %v", max(prev, 4), f1, f4)
+	}
+	for j := range g1 {
+		if g1[j] != g4[j] || n1[j] != n4[j] {
+			t.Fatalf("results differ between 1 and several goroutines at %d", j)
+		}
 	}
 }
