@@ -11,8 +11,7 @@ import (
 // Text that is wider than the room it is given (a long title over a narrow panel, a long legend entry)
 // would be clipped by the canvas. fitText makes it fit: it first shrinks the font, by at most
 // shrinkSteps points, and if that is not enough it wraps the text at spaces (or after a '/' or ',' in a
-// long word) into lines no wider than the room. A single unbreakable word wider than the room is left
-// as it is.
+// long word, and as a last resort between characters) into lines no wider than the room.
 
 // shrinkSteps is how many points a title or legend may lose before its text is wrapped instead.
 const shrinkSteps = 3
@@ -71,8 +70,9 @@ func wrapText(sty draw.TextStyle, s string, width vg.Length) string {
 // leading NUL, which wrapText removes).
 func isPiece(w string) bool { return strings.HasPrefix(w, "\x00") }
 
-// splitLongWord splits a word wider than width after each '/' or ','; the pieces after the first
-// carry a leading NUL so that wrapText joins them back without a space when they share a line.
+// splitLongWord splits a word wider than width after each '/' or ',', and pieces still wider than
+// width between characters; the pieces after the first carry a leading NUL so that wrapText joins them
+// back without a space when they share a line.
 func splitLongWord(sty draw.TextStyle, w string, width vg.Length) []string {
 	if textWidth(sty, w) <= width {
 		return []string{w}
@@ -86,16 +86,59 @@ func splitLongWord(sty draw.TextStyle, w string, width vg.Length) []string {
 		}
 	}
 	out = append(out, w[start:])
-	for i := 1; i < len(out); i++ {
-		out[i] = "\x00" + out[i]
+	// A piece still too wide is cut between characters, as many as fit per line.
+	var cut []string
+	for _, piece := range out {
+		for textWidth(sty, piece) > width {
+			n := 0
+			for i := range piece {
+				if i > 0 && textWidth(sty, piece[:i]) > width {
+					break
+				}
+				n = i
+			}
+			if n == 0 { // not even one character fits: give up on this piece
+				break
+			}
+			cut = append(cut, piece[:n])
+			piece = piece[n:]
+		}
+		cut = append(cut, piece)
 	}
-	return out
+	for i := 1; i < len(cut); i++ {
+		cut[i] = "\x00" + cut[i]
+	}
+	return cut
 }
 
-// drawPlot draws p into c after fitting its title to c's width.
+// drawPlot draws p into c after fitting its title to c's width and thinning its x ticks so that their
+// labels do not run into each other.
 func drawPlot(c draw.Canvas, p *plot.Plot) {
 	p.Title.TextStyle, p.Title.Text = fitText(p.Title.TextStyle, p.Title.Text, c.Max.X-c.Min.X-vg.Points(4))
+	fitTicks(&p.X, c.Max.X-c.Min.X)
 	p.Draw(c)
+}
+
+// fitTicks lowers the number of ticks of a niceTicks axis until their labels, each with a gap of
+// about two characters, fit in 80% of width (the rest is the y axis and the margins).
+func fitTicks(ax *plot.Axis, width vg.Length) {
+	if _, ok := ax.Tick.Marker.(niceTicks); !ok || !(ax.Max > ax.Min) {
+		return
+	}
+	sty := ax.Tick.Label
+	gap := textWidth(sty, "00")
+	for n := 6; n >= 2; n-- {
+		var need vg.Length
+		for _, t := range (niceTicks{n}).Ticks(ax.Min, ax.Max) {
+			if t.Label != "" {
+				need += textWidth(sty, t.Label) + gap
+			}
+		}
+		if need <= width*0.8 || n == 2 {
+			ax.Tick.Marker = niceTicks{n}
+			return
+		}
+	}
 }
 
 // fitLegend returns l (built from items) with its entries shrunk, then wrapped, so that the legend is

@@ -19,7 +19,8 @@ type sizedRecorder struct {
 func (r *sizedRecorder) Size() (vg.Length, vg.Length) { return r.w, r.h }
 
 // textOutside renders f and returns the horizontal text it drew (outside any Push, so not the rotated
-// axis label) that does not lie within the figure's width, with its extent.
+// axis label) that does not lie within the figure's width, with its extent, and pairs of strings on one
+// line (tick labels, legend entries) closer than 3 pt.
 func textOutside(t *testing.T, f *Figure) []string {
 	t.Helper()
 	if err := f.Err(); err != nil {
@@ -30,6 +31,11 @@ func textOutside(t *testing.T, f *Figure) []string {
 		t.Fatal(err)
 	}
 	var bad []string
+	type span struct {
+		s      string
+		x0, x1 vg.Length
+	}
+	rows := map[vg.Length][]span{} // horizontal strings by baseline
 	depth := 0
 	for _, a := range r.Actions {
 		switch a := a.(type) {
@@ -48,6 +54,12 @@ func textOutside(t *testing.T, f *Figure) []string {
 			if x0 < -0.5 || x1 > r.w+0.5 {
 				bad = append(bad, fmt.Sprintf("%s [%.1f, %.1f] of width %.1f", a.String, x0.Points(), x1.Points(), r.w.Points()))
 			}
+			for _, o := range rows[a.Point.Y] {
+				if gap := vg.Points(3); x0 < o.x1+gap && o.x0 < x1+gap { // closer than 3 pt reads as one word
+					bad = append(bad, fmt.Sprintf("%q runs into %q on the line y = %.1f", a.String, o.s, a.Point.Y.Points()))
+				}
+			}
+			rows[a.Point.Y] = append(rows[a.Point.Y], span{a.String, x0, x1})
 		}
 	}
 	return bad
@@ -64,6 +76,11 @@ func TestLongTextFits(t *testing.T) {
 	lines := func(title string) *Figure {
 		return Lines(title, "α", "loss", XY(entry(0), x, testCurve(10, 1)), XY(entry(1), x, testCurve(10, 2)))
 	}
+	// α from 0 to 1 in a half-width panel with a legend: the labels 0.0, 0.2, … ran together.
+	unit := func(title string) *Figure {
+		u := Linspace(0, 1, 21)
+		return Lines(title, "α", "loss", XY(entry(0), u, testCurve(21, 1)), XY(entry(1), u, testCurve(21, 2)))
+	}
 	g := Grid{X: Linspace(0, 1, 5), Y: Linspace(0, 1, 5), Z: make([][]float64, 5)}
 	for i := range g.Z {
 		g.Z[i] = []float64{1, 2, 3, 4, float64(i)}
@@ -71,11 +88,12 @@ func TestLongTextFits(t *testing.T) {
 	cases := map[string]*Figure{
 		"lines":   lines(long),
 		"panels":  Panels(long+", and then some more words to overflow even the full width", 2, lines(long), lines("4 B-MTARD (balanced): clean CE"), lines("x"), lines("y")),
+		"narrow":  unit("a").Size(240, 180),
 		"contour": Contour(long, "θ₀", "θ₁", g, Path("a path whose legend name is far too long to fit in a third of the width", []float64{0, 1}, []float64{0, 1})),
 	}
 	for name, f := range cases {
 		if bad := textOutside(t, f); len(bad) > 0 {
-			t.Errorf("%s: text off the canvas:\n  %s", name, strings.Join(bad, "\n  "))
+			t.Errorf("%s: text off the canvas or run together:\n  %s", name, strings.Join(bad, "\n  "))
 		}
 	}
 	// The words all survive the wrapping.

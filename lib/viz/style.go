@@ -189,14 +189,18 @@ func (g gridLines) Plot(c draw.Canvas, p *plot.Plot) {
 
 func defaultHandler() text.Handler { return plot.DefaultTextHandler }
 
-// niceTicks places about six major ticks at multiples of 1, 2 or 5 × 10^k, labelled compactly.
-type niceTicks struct{}
+// niceTicks places about n (default 6) major ticks at multiples of 1, 2 or 5 × 10^k, labelled compactly.
+type niceTicks struct{ n int }
 
-func (niceTicks) Ticks(lo, hi float64) []plot.Tick {
+func (t niceTicks) Ticks(lo, hi float64) []plot.Tick {
 	if !(hi > lo) || math.IsInf(lo, 0) || math.IsInf(hi, 0) {
 		return []plot.Tick{{Value: lo, Label: formatTick(lo)}}
 	}
-	raw := (hi - lo) / 6
+	n := t.n
+	if n <= 0 {
+		n = 6
+	}
+	raw := (hi - lo) / float64(n)
 	mag := math.Pow(10, math.Floor(math.Log10(raw)))
 	step := mag
 	for _, m := range []float64{1, 2, 2.5, 5, 10} {
