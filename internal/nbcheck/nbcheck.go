@@ -107,21 +107,35 @@ func Execute(path string, opts Options) (*Report, error) {
 		return nil, err
 	}
 	// nbclient drives the kernel; errors stay in the outputs (allow_errors) so that every problem of
-	// the notebook is reported, not only the first.
+	// the notebook is reported, not only the first. A kernel that fails before the first cell starts
+	// (its ports are picked free and bound later, so a kernel of a test running in parallel can take one
+	// in between) is started again, up to 3 times; once a cell has started, nothing is retried.
 	script := `
-import sys, nbformat
+import os, sys, nbformat
 from nbclient import NotebookClient
 src, dst, kernel, timeout, cwd = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
-nb = nbformat.read(src, as_version=4)
-client = NotebookClient(nb, kernel_name=kernel, timeout=timeout, allow_errors=True,
-                        resources={"metadata": {"path": cwd}}, record_timing=False)
-try:
-    client.execute()
-finally:
+
+def write(nb):
     tmp = dst + ".tmp"
     nbformat.write(nb, tmp)
-    import os
     os.replace(tmp, dst)
+
+started = []
+for attempt in range(1, 4):
+    nb = nbformat.read(src, as_version=4)
+    client = NotebookClient(nb, kernel_name=kernel, timeout=timeout, allow_errors=True,
+                            resources={"metadata": {"path": cwd}}, record_timing=False,
+                            on_cell_start=lambda cell, cell_index: started.append(cell_index))
+    try:
+        client.execute()
+    except Exception as e:
+        if started or attempt == 3:
+            write(nb)
+            raise
+        print("nbcheck: the kernel failed before the first cell (%r); starting it again" % e, file=sys.stderr)
+        continue
+    write(nb)
+    break
 `
 	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
 	defer cancel()

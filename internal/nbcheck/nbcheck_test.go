@@ -1,7 +1,10 @@
 package nbcheck
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -106,5 +109,54 @@ func TestCheckJoinsStreamMessages(t *testing.T) {
 	problems, _ := Check(nb)
 	if len(problems) != 1 || !strings.Contains(problems[0], "panicked: panic: assignment to entry in nil map") {
 		t.Fatalf("got %q", problems)
+	}
+}
+
+// A kernel that dies before the first cell (as when another process takes one of its ports between
+// Jupyter picking it and the kernel binding it) is started again; the notebook then runs normally.
+func TestKernelStartRetried(t *testing.T) {
+	requireKernel(t)
+	out, err := exec.Command(Python, "-c", `from jupyter_client.kernelspec import KernelSpecManager
+print(KernelSpecManager().get_kernel_spec("losslab").resource_dir)`).Output()
+	if err != nil {
+		t.Fatalf("finding the losslab kernelspec: %v", err)
+	}
+	specJSON, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "kernel.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec map[string]any
+	if err := json.Unmarshal(specJSON, &spec); err != nil {
+		t.Fatal(err)
+	}
+	argv := spec["argv"].([]any)
+	tmp := t.TempDir()
+	mark := filepath.Join(tmp, "first-start-failed")
+	script := filepath.Join(tmp, "flaky.sh")
+	// The first start exits at once; later ones run the real kernel.
+	body := fmt.Sprintf("#!/bin/sh\nif [ ! -e %q ]; then : > %q; exit 1; fi\nexec %q --kernel \"$1\"\n", mark, mark, argv[0])
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec["argv"] = []string{"/bin/sh", script, "{connection_file}"}
+	spec["display_name"] = "LossLab (fails once)"
+	dir := filepath.Join(tmp, "kernels", "losslab-flaky")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(spec)
+	if err := os.WriteFile(filepath.Join(dir, "kernel.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Execute(filepath.Join("testdata", "good.ipynb"), Options{Kernel: "losslab-flaky", Timeout: 5 * time.Minute,
+		Env: []string{"JUPYTER_PATH=" + tmp}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(mark); err != nil {
+		t.Fatalf("the flaky kernel never ran (%v); report:\n%s", err, rep)
+	}
+	if !rep.OK() || rep.Pictures != 1 {
+		t.Fatalf("after one failed kernel start the notebook should pass with 1 picture, got:\n%s", rep)
 	}
 }
