@@ -29,6 +29,19 @@ KERNEL = "losslab"
 SLOW = 120  # seconds: the first cell of a kernel may compile GoMLX.
 
 
+def start_kernel():
+    """start_new_kernel, tried up to 3 times: jupyter_client picks the kernel's ports free and the kernel
+    binds them later, so a kernel started meanwhile by a test running in parallel can take one, and this
+    kernel then dies before answering. Only the start is retried, never a test."""
+    for attempt in range(1, 4):
+        try:
+            return start_new_kernel(kernel_name=KERNEL)
+        except RuntimeError as e:
+            if attempt == 3:
+                raise
+            print("kernel failed to start (%r); starting it again" % e, flush=True)
+
+
 class LossLabKernelTests(jupyter_kernel_test.KernelTests):
     kernel_name = KERNEL
     language_name = "go"
@@ -47,7 +60,7 @@ class LossLabKernelTests(jupyter_kernel_test.KernelTests):
 
     @classmethod
     def setUpClass(cls):
-        super().setUpClass()
+        cls.km, cls.kc = start_kernel()  # what jupyter_kernel_test's setUpClass does, with retries
         # Warm up: the first cell compiles; jupyter_kernel_test waits only 15 s per reply.
         cls.kc.execute_interactive('import "github.com/losslab/losslab/lib/nb"\n\n%%\nfmt.Println("warm")',
                                    timeout=SLOW, output_hook=lambda m: None)
@@ -80,7 +93,7 @@ class Survival(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.km, cls.kc = start_new_kernel(kernel_name=KERNEL)
+        cls.km, cls.kc = start_kernel()
         cls.run_cell('%%\nfmt.Println("warm")', timeout=SLOW)
 
     @classmethod
