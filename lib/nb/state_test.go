@@ -14,6 +14,7 @@ func TestStateDir(t *testing.T) {
 		LR     float64
 		Layers []int
 	}
+	t.Setenv(QuickEnv, "") // full mode first, whatever the environment says (CI sets LOSSLAB_QUICK=1)
 	a := StateDir("12-mtard", cfg{3, 1e-3, []int{256, 256}}, 2)
 	if filepath.Dir(a) != filepath.Clean(os.TempDir()) || !strings.HasPrefix(filepath.Base(a), "losslab-12-mtard-full-") {
 		t.Errorf("StateDir = %q, want a losslab-12-mtard-full-<hash> folder in %s", a, os.TempDir())
