@@ -14,6 +14,8 @@ Cases GoNB itself cannot pass, and why (each is skipped here, on purpose):
   - Inspection: the stock test_inspect passes (gopls answers), but after a sequence of cells that import
     lib/ and a compile error, gopls sometimes answers "no package metadata for file .../main.go" for a while
     (seen in this suite, not reproduced in a plain session); we do not assert on the hover text.
+  - test_completion (stock form): sends one request; GoNB's reply while gopls is still loading is an error
+    without the fields the schema requires. Overridden below to wait for an "ok" reply first.
   - test_error (stock form): GoNB sends two outputs for a compile error (an HTML view of the error in its
     context, then the error message); the stock test wants exactly one. Overridden below to check the
     error status and the error message.
@@ -24,6 +26,7 @@ import unittest
 
 import jupyter_kernel_test
 from jupyter_client.manager import start_new_kernel
+from jupyter_kernel_test.msgspec_v5 import validate_message
 
 KERNEL = "losslab"
 SLOW = 120  # seconds: the first cell of a kernel may compile GoMLX.
@@ -64,6 +67,22 @@ class LossLabKernelTests(jupyter_kernel_test.KernelTests):
         # Warm up: the first cell compiles; jupyter_kernel_test waits only 15 s per reply.
         cls.kc.execute_interactive('import "github.com/losslab/losslab/lib/nb"\n\n%%\nfmt.Println("warm")',
                                    timeout=SLOW, output_hook=lambda m: None)
+
+    def test_completion(self):
+        """GoNB deviation: while its gopls is still loading packages (a fresh kernel on a cold gopls cache, as
+        in CI), GoNB answers a completion request with status "error" and no ename/evalue/traceback, which
+        the reply schema rejects. We wait (up to a minute) for an "ok" reply, then run the stock checks on it."""
+        for sample in self.completion_samples:
+            with self.subTest(text=sample["text"]):
+                for attempt in range(12):
+                    msg_id = self.kc.complete(sample["text"])
+                    reply = self.get_non_kernel_info_reply(timeout=60)
+                    if reply["content"]["status"] == "ok":
+                        break
+                    time.sleep(5)
+                validate_message(reply, "complete_reply", msg_id)
+                if "matches" in sample:
+                    self.assertEqual(set(reply["content"]["matches"]), set(sample["matches"]))
 
     def test_completion_finds_println(self):
         # GoNB gives gopls a short deadline per request; a fresh gopls (cold cache, busy machine) may still
