@@ -373,25 +373,17 @@ func TestLinearPassesLarge(t *testing.T) {
 	if math.Abs(f-wantF) > 1e-12 {
 		t.Errorf("f = %.15g, reference %.15g", f, wantF)
 	}
-	for i := range m {
-		if math.Abs(m[i]-wantM[i]) > 1e-12 {
-			t.Fatalf("margin %d = %.15g, reference %.15g", i, m[i], wantM[i])
-		}
-	}
-	for j := range g {
-		if math.Abs(g[j]-wantG[j]) > 1e-12 {
-			t.Fatalf("∇f[%d] = %.15g, reference %.15g", j, g[j], wantG[j])
-		}
-	}
+	checkNear(t, "margins", m, wantM, 1e-12)
+	checkNear(t, "∇f", g, wantG, 1e-12)
 	bp, err := BatchPerceptronStep(theta, a, y, false)
 	if err != nil {
 		t.Fatal(err)
 	}
+	step := make([]float64, len(bp))
 	for j := range bp {
-		if math.Abs(bp[j]-theta[j]-perc[j]) > 1e-12 {
-			t.Fatalf("Batch Perceptron step [%d] = %.15g, reference %.15g", j, bp[j]-theta[j], perc[j])
-		}
+		step[j] = bp[j] - theta[j]
 	}
+	checkNear(t, "Batch Perceptron step", step, perc, 1e-12)
 	// Same bits on one goroutine.
 	prev := runtime.GOMAXPROCS(1)
 	f1, g1, _, _ := LogisticRiskMargins(theta, a, y)

@@ -156,16 +156,8 @@ func TestPromptMRGUpdatePrior(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantLS, wantPi := []float64{0.8, 0.25}, []float64{1, 0.3125, 1}
-	for i := range wantLS {
-		if math.Abs(ls[i]-wantLS[i]) > 1e-12 {
-			t.Errorf("ls[%d] = %g, want %g", i, ls[i], wantLS[i])
-		}
-	}
-	for i := range wantPi {
-		if math.Abs(prior[i]-wantPi[i]) > 1e-12 {
-			t.Errorf("π[%d] = %g, want %g", i, prior[i], wantPi[i])
-		}
-	}
+	checkNear(t, "ls", ls, wantLS, 1e-12)
+	checkNear(t, "π", prior, wantPi, 1e-12)
 	if lp := math.Log(prior[1]); math.Abs(lp-(-1.163151)) > 1e-6 {
 		t.Errorf("log π[1] = %.6f, want -1.163151", lp)
 	}

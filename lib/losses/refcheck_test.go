@@ -31,6 +31,7 @@ package losses
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -134,6 +135,29 @@ func EvalArr(t testing.TB, name string, in map[string]Arr, p Params, floatBits i
 		t.Fatalf("Evaluate(%q, float%d): %v", name, floatBits, err)
 	}
 	return res
+}
+
+// checkNear fails the test (without stopping it) when got and want differ in length or in any entry by more
+// than tol, naming the first entries that differ and how many do.
+func checkNear(t *testing.T, what string, got, want []float64, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d values, want %d", what, len(got), len(want))
+		return
+	}
+	var bad []string
+	n := 0
+	for i := range got {
+		if !(math.Abs(got[i]-want[i]) <= tol) {
+			n++
+			if len(bad) < 3 {
+				bad = append(bad, fmt.Sprintf("[%d] = %.15g, want %.15g", i, got[i], want[i]))
+			}
+		}
+	}
+	if n > 0 {
+		t.Errorf("%s: %d of %d values off by more than %g: %s", what, n, len(got), tol, strings.Join(bad, "; "))
+	}
 }
 
 func closeRel(got, want, rel, abs float64) bool {
