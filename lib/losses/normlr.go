@@ -360,10 +360,10 @@ func BatchPerceptronStep(hat []float64, a [][]float64, y []float64, normalized b
 			c[i] = y[i]
 		}
 	}
-	sum := weightedRowSum(a, c, len(hat))
 	if count == 0 {
 		return next, nil
 	}
+	sum := weightedRowSum(a, c, len(hat))
 	scale := 1 / float64(len(a))
 	switch {
 	case zero:
