@@ -68,32 +68,33 @@ class LossLabKernelTests(jupyter_kernel_test.KernelTests):
         cls.kc.execute_interactive('import "github.com/losslab/losslab/lib/nb"\n\n%%\nfmt.Println("warm")',
                                    timeout=SLOW, output_hook=lambda m: None)
 
+    def complete_when_ready(self, code, cursor_pos=None, ready=lambda content: content["status"] == "ok"):
+        """Sends a completion request until the reply's content is ready(content), for up to a minute, and
+        returns the last (msg_id, reply). GoNB gives gopls a short deadline per request; a fresh gopls (cold
+        cache, busy machine, as in CI) may still be loading packages and answer with an error."""
+        for attempt in range(12):
+            msg_id = self.kc.complete(code, cursor_pos=cursor_pos)
+            reply = self.get_non_kernel_info_reply(timeout=60)
+            if ready(reply["content"]):
+                break
+            time.sleep(5)
+        return msg_id, reply
+
     def test_completion(self):
-        """GoNB deviation: while its gopls is still loading packages (a fresh kernel on a cold gopls cache, as
-        in CI), GoNB answers a completion request with status "error" and no ename/evalue/traceback, which
-        the reply schema rejects. We wait (up to a minute) for an "ok" reply, then run the stock checks on it."""
+        """GoNB deviation: while its gopls is still loading packages, GoNB answers a completion request with
+        status "error" and no ename/evalue/traceback, which the reply schema rejects. We wait for an "ok"
+        reply (complete_when_ready), then run the stock checks on it."""
         for sample in self.completion_samples:
             with self.subTest(text=sample["text"]):
-                for attempt in range(12):
-                    msg_id = self.kc.complete(sample["text"])
-                    reply = self.get_non_kernel_info_reply(timeout=60)
-                    if reply["content"]["status"] == "ok":
-                        break
-                    time.sleep(5)
+                msg_id, reply = self.complete_when_ready(sample["text"])
                 validate_message(reply, "complete_reply", msg_id)
                 if "matches" in sample:
                     self.assertEqual(set(reply["content"]["matches"]), set(sample["matches"]))
 
     def test_completion_finds_println(self):
-        # GoNB gives gopls a short deadline per request; a fresh gopls (cold cache, busy machine) may still
-        # be loading packages and answer with an error: retry for up to a minute.
         code = "%%\nfmt.Printl"
-        for attempt in range(12):
-            self.kc.complete(code, cursor_pos=len(code))
-            reply = self.get_non_kernel_info_reply(timeout=60)
-            if reply["content"]["status"] == "ok" and reply["content"]["matches"]:
-                break
-            time.sleep(5)
+        _, reply = self.complete_when_ready(code, cursor_pos=len(code),
+                                            ready=lambda c: c["status"] == "ok" and c["matches"])
         self.assertEqual(reply["content"]["status"], "ok")
         self.assertIn("Println", " ".join(reply["content"]["matches"]))
 
