@@ -3,6 +3,7 @@ module github.com/losslab/losslab
 go 1.26.0
 
 require (
+	github.com/ebitengine/purego v0.11.3
 	github.com/gomlx/gomlx v0.26.0
 	github.com/janpfeifer/gonb v0.11.1
 	gonum.org/v1/gonum v0.17.0

@@ -37,12 +37,12 @@ type workloadDef struct {
 }
 
 var workloads = []workloadDef{
-	{name: "train-mlp", title: "training step, MLP 784-256-256-10, batch 256, Adam", unit: "examples/s", goVariants: []string{""}, target: 0.25},
-	{name: "train-cnn", title: "training step, small CNN (conv16-conv32-dense64), batch 256, Adam", unit: "examples/s", goVariants: []string{""}, target: 0.25},
-	{name: "grid", title: "21×21 loss grid, MLP (LossLab batched vs PyTorch per-point loop)", unit: "points/s", goVariants: []string{"batched", "per-point"}, target: 0.1},
-	{name: "lmc", title: "LMC path, 21 points + refinement, two trained MLPs", unit: "points/s", goVariants: []string{""}},
-	{name: "pgd", title: "PGD-10 (L∞), small CNN, batch 256", unit: "images/s", goVariants: []string{""}, target: 0.25},
-	{name: "hessian", title: "top Hessian eigenvalue, power iteration, MLP", unit: "iterations/s", goVariants: []string{""}},
+	{name: "train-mlp", title: "training step, MLP 784-256-256-10, batch 256, Adam", unit: "examples/s", goVariants: []string{""}, target: 1.0},
+	{name: "train-cnn", title: "training step, small CNN (conv16-conv32-dense64), batch 256, Adam", unit: "examples/s", goVariants: []string{""}, target: 0.5},
+	{name: "grid", title: "21×21 loss grid, MLP (LossLab batched vs PyTorch per-point loop)", unit: "points/s", goVariants: []string{"batched", "per-point"}, target: 1.0},
+	{name: "lmc", title: "LMC path, 21 points + refinement, two trained MLPs", unit: "points/s", goVariants: []string{""}, target: 0.5},
+	{name: "pgd", title: "PGD-10 (L∞), small CNN, batch 256", unit: "images/s", goVariants: []string{""}, target: 0.5},
+	{name: "hessian", title: "top Hessian eigenvalue, power iteration, MLP", unit: "iterations/s", goVariants: []string{""}, target: 0.5},
 	{name: "cells", title: "notebook cell latency through the losslab kernel", unit: "s"},
 }
 
@@ -59,6 +59,7 @@ type options struct {
 	profileDir   string
 	cold         bool
 	peerEnv      []string
+	baseline     string
 }
 
 func main() {
@@ -80,6 +81,8 @@ func main() {
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of each LossLab worker's timed repetitions into this folder")
 	peerEnv := flag.String("peer-env", "OMP_WAIT_POLICY=PASSIVE", "space-separated VAR=value settings added to the PyTorch peer's environment\n"+
 		"(default: OpenMP threads sleep instead of spinning between operations, which keeps torch from collapsing on a loaded machine)")
+	flag.StringVar(&o.baseline, "baseline", "", "also run LossLab with this GOMLX_BACKEND (e.g. go:ops_sequential), interleaved in the same\n"+
+		"repetitions, and report what the default backend gains over it")
 	flag.BoolVar(&o.cold, "cold", true, "also time the first cell of a kernel with an empty Go build cache (slow: rebuilds GoMLX)")
 	flag.Parse()
 
@@ -399,6 +402,23 @@ func runPair(o options, w workloadDef, fixture, outDir string) ([]*Row, error) {
 	defer pw.kill()
 	logf("%s: PyTorch ready in %.1f s (%s)", w.name, pReady.Setup, peerLine(pReady.Info))
 
+	var bw *child
+	var baseSide *Side
+	if o.baseline != "" {
+		bCmd := exec.Command(self, goArgs...)
+		bCmd.Dir = o.root
+		bCmd.Env = append(os.Environ(), "GOMLX_BACKEND="+o.baseline)
+		logf("%s: setting up LossLab on %s", w.name, o.baseline)
+		var bReady message
+		bw, bReady, err = startChild("losslab "+o.baseline+" "+w.name, bCmd, filepath.Join(logDir, w.name+"-baseline.log"))
+		if err != nil {
+			bw.kill()
+			return nil, err
+		}
+		defer bw.kill()
+		baseSide = &Side{Name: "losslab " + o.baseline, SetupSeconds: bReady.Setup, SetupCompiles: bReady.Compiles, Info: bReady.Info}
+	}
+
 	goSides := make([]*Side, len(w.goVariants))
 	for i, v := range w.goVariants {
 		name := "losslab"
@@ -416,6 +436,14 @@ func runPair(o options, w workloadDef, fixture, outDir string) ([]*Row, error) {
 			}
 			goSides[i].Samples = append(goSides[i].Samples, s)
 			logf("%s rep %d/%d: %s %s %s (%.2f s, %d compilations)", w.name, r+1, o.reps, goSides[i].Name, num(s.Rate()), w.unit, s.Seconds, s.Compiles)
+		}
+		if bw != nil {
+			s, err := bw.run(w.goVariants[0])
+			if err != nil {
+				return nil, err
+			}
+			baseSide.Samples = append(baseSide.Samples, s)
+			logf("%s rep %d/%d: %s %s %s (%.2f s)", w.name, r+1, o.reps, baseSide.Name, num(s.Rate()), w.unit, s.Seconds)
 		}
 		s, err := pw.run("")
 		if err != nil {
@@ -440,6 +468,15 @@ func runPair(o options, w workloadDef, fixture, outDir string) ([]*Row, error) {
 	peer.PeakRSSMB = pq.PeakRSSMB
 	peer.Info = mergeInfo(peer.Info, pq.Info)
 	peer.Finish()
+	if bw != nil {
+		bq, err := bw.quit()
+		if err != nil {
+			return nil, err
+		}
+		baseSide.PeakRSSMB = bq.PeakRSSMB
+		baseSide.Info = mergeInfo(baseSide.Info, bq.Info)
+		baseSide.Finish()
+	}
 
 	rows := []*Row{{Workload: w.name, Unit: w.unit, LossLab: goSides[0], Peer: peer, Target: w.target, Note: w.title + checkNote(goSides[0], peer)}}
 	if w.target > 0 {
@@ -451,6 +488,13 @@ func runPair(o options, w workloadDef, fixture, outDir string) ([]*Row, error) {
 				Note: "LossLab's own per-point loop (one point per call) against the same PyTorch loop"},
 			&Row{Workload: "grid batched÷per-point", Unit: w.unit, LossLab: goSides[0], Peer: goSides[1], Target: 1, TargetKind: "ratio",
 				Note: "LossLab batched against LossLab's per-point loop (the PyTorch column holds LossLab per-point here)"})
+	}
+	if baseSide != nil {
+		rows = append(rows,
+			&Row{Workload: w.name + " on " + o.baseline, Unit: w.unit, LossLab: baseSide, Peer: peer,
+				Note: "the same workload with GOMLX_BACKEND=" + o.baseline + ", interleaved in the same repetitions"},
+			&Row{Workload: w.name + " default÷" + o.baseline, Unit: w.unit, LossLab: goSides[0], Peer: baseSide,
+				Note: "LossLab on its default backend against LossLab on " + o.baseline + " (the PyTorch column holds the latter)"})
 	}
 	for _, r := range rows {
 		r.Evaluate()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/losslab/losslab/internal/nbcheck"
 	"github.com/losslab/losslab/internal/setup"
+	"github.com/losslab/losslab/lib/backend"
 	"github.com/losslab/losslab/lib/viz"
 )
 
@@ -101,7 +102,22 @@ func cmdTest(args []string) error {
 	cmd := exec.Command(goCmd, argv...)
 	cmd.Dir = p.Repo
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	return cmd.Run()
+	err = cmd.Run()
+	if len(args) > 0 {
+		return err
+	}
+	// The library's tests once more on the pure-Go backend, the fallback where OpenBLAS is missing: both
+	// backends must give the same answers to every test.
+	libArgv := []string{"test", "-tags=noxla", "-count=1", "-timeout=30m", "-p=2", "./lib/..."}
+	fmt.Printf("running: go %v with %s=%s (the pure-Go fallback)\n", libArgv, backend.EnvVar, backend.PureGo)
+	lib := exec.Command(goCmd, libArgv...)
+	lib.Dir = p.Repo
+	lib.Env = append(os.Environ(), backend.EnvVar+"="+backend.PureGo)
+	lib.Stdout, lib.Stderr = os.Stdout, os.Stderr
+	if libErr := lib.Run(); err == nil && libErr != nil {
+		err = fmt.Errorf("lib/ tests on the pure-Go backend: %w", libErr)
+	}
+	return err
 }
 
 // cmdExecute runs notebooks through the kernel and checks them; with -inplace the executed notebook

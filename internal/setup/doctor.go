@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/losslab/losslab/lib/backend"
+	"github.com/losslab/losslab/lib/backend/blas"
 )
 
 // Doctor prints what is installed and what to do about anything missing. It returns the number of
@@ -59,9 +60,14 @@ func Doctor(w io.Writer, p Paths) int {
 	_, err = os.Stat(plotly)
 	check(err == nil, "plotly.js", plotly, "interactive plots fall back to static ones; "+fixInstall+" with npm available")
 
+	if err := backend.FastPath(); err != nil {
+		check(false, "openblas", err.Error(), "install it (apt-get install libopenblas0-pthread, or "+fixInstall+" as root): without it every matrix product runs on the pure-Go backend, 5–10× slower")
+	} else {
+		check(true, "openblas", blas.Version()+": the \"blas\" backend (LossLab's fast CPU path) is available", "")
+	}
 	plugins := backend.Plugins()
 	if len(plugins) == 0 {
-		Step(w, true, "pjrt plugin", "none installed (searched "+strings.Join(backend.PluginSearchPaths(), ", ")+"); the pure-Go backend is used — fine offline, XLA is much faster when a plugin can be installed")
+		Step(w, true, "pjrt plugin", "none installed (searched "+strings.Join(backend.PluginSearchPaths(), ", ")+"); the CPU backend below is used — fine offline")
 	} else {
 		for name, path := range plugins {
 			Step(w, true, "pjrt plugin", name+" at "+path)

@@ -148,7 +148,7 @@ func installPlotly(w io.Writer, p Paths) error {
 }
 
 // installPlugin tries go-xla's installer for the PJRT CPU plugin, bounded in time. Offline it fails fast
-// and says so; LossLab then runs on the pure-Go backend.
+// and says so; LossLab then runs on its CPU backend (lib/backend).
 func installPlugin(w io.Writer, timeout time.Duration) {
 	if timeout <= 0 {
 		timeout = 60 * time.Second
@@ -177,7 +177,7 @@ func installPlugin(w io.Writer, timeout time.Duration) {
 		err = fmt.Errorf("no answer within %s", timeout)
 	}
 	if err != nil {
-		Step(w, false, "pjrt plugin", "could not install the XLA CPU plugin ("+firstLine(err.Error())+"); using the pure-Go backend, which works offline")
+		Step(w, false, "pjrt plugin", "could not install the XLA CPU plugin ("+firstLine(err.Error())+"); using the CPU backend (OpenBLAS or pure Go), which works offline")
 		return
 	}
 	Step(w, true, "pjrt plugin", "XLA CPU plugin in "+target+" (cells link XLA)")

@@ -36,12 +36,13 @@ const Python = "/usr/bin/python3"
 // DatasetDir is where Debian's dataset-fashion-mnist package puts Fashion-MNIST.
 const DatasetDir = "/usr/share/datasets/fashion-mnist"
 
-// AptPackages are the Debian packages LossLab needs: Jupyter (classic Notebook, nbconvert, nbclient) and
-// the Fashion-MNIST data set.
+// AptPackages are the Debian packages LossLab needs: Jupyter (classic Notebook, nbconvert, nbclient),
+// OpenBLAS for the fast CPU path and the Fashion-MNIST data set.
 var AptPackages = []string{
 	"jupyter-notebook", "jupyter-nbconvert", "jupyter-client", "python3-nbclient", "python3-jupyter-client", "python3-ipykernel",
 	"python3-jupyter-kernel-test", // Jupyter's kernel conformance suite, run by internal/kernelconf's test
 	"chromium",                    // the headless browser of internal/browser's test
+	"libopenblas0-pthread",        // matrix products of the "blas" backend (lib/backend/blas), LossLab's fast CPU path
 	"dataset-fashion-mnist",
 }
 

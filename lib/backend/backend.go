@@ -7,8 +7,11 @@
 //  2. When this program was built with the XLA backend linked in (no "noxla" build tag) and a PJRT
 //     plugin is installed (in $PJRT_PLUGIN_LIBRARY_PATH or go-xla's default folders), XLA is used:
 //     CUDA if its plugin is there, else CPU.
-//  3. Otherwise the pure-Go backend, which is always compiled in and always works offline, configured as
-//     "go:ops_sequential" (PureGo).
+//  3. Otherwise, when OpenBLAS can be opened (Debian's libopenblas0-pthread), "blas": the pure-Go backend with
+//     its matrix products on OpenBLAS and its large element-wise operations split across cores (package
+//     lib/backend/blas), 5–10× faster than pure Go on LossLab's workloads (bench/README.md).
+//  4. Otherwise the pure-Go backend, which is always compiled in and always works offline, configured as
+//     "go:ops_sequential" (PureGo). Describe and `go run ./kernel doctor` then say how to get OpenBLAS.
 //
 // Why ops_sequential: GoMLX v0.26's pure-Go backend can deadlock its worker pool when several matrix
 // products of one graph are ready at once in its default parallel mode (each holds a worker while waiting
@@ -32,6 +35,8 @@ import (
 
 	"github.com/gomlx/gomlx/backends"
 	_ "github.com/gomlx/gomlx/backends/simplego" // The embedded default: pure Go, offline.
+
+	"github.com/losslab/losslab/lib/backend/blas" // Registers "blas": pure Go with OpenBLAS products.
 )
 
 // EnvVar is GoMLX's own override variable; LossLab honours it unchanged.
@@ -39,6 +44,10 @@ const EnvVar = "GOMLX_BACKEND"
 
 // PureGo is the configuration LossLab uses for GoMLX's pure-Go backend (see the package doc).
 const PureGo = "go:ops_sequential"
+
+// BLAS is the configuration of LossLab's fast CPU path (package lib/backend/blas), the default when
+// OpenBLAS is installed and no PJRT plugin is.
+const BLAS = blas.Name
 
 // xlaLinked is set by xla.go when the XLA backend is compiled in (builds without -tags=noxla).
 var xlaLinked bool
@@ -106,22 +115,34 @@ func Choose() Choice {
 		return Choice{Config: cfg, Reason: "set by $" + EnvVar}
 	}
 	plugins := Plugins()
-	if !xlaLinked {
-		if len(plugins) > 0 {
-			return Choice{Config: PureGo, Reason: "a PJRT plugin is installed, but this build has -tags=noxla; rebuild without it to use XLA"}
-		}
-		return Choice{Config: PureGo, Reason: "no PJRT plugin installed (pure-Go backend, offline)"}
-	}
-	for _, kind := range []string{"cuda", "cpu"} {
-		for name, path := range plugins {
-			// Installed plugins may carry a version: "cpu", "cpu_v0.83.1", "cuda13".
-			if strings.HasPrefix(name, kind) {
-				return Choice{Config: "xla:" + name, Reason: "PJRT plugin " + path}
+	if xlaLinked {
+		for _, kind := range []string{"cuda", "cpu"} {
+			for name, path := range plugins {
+				// Installed plugins may carry a version: "cpu", "cpu_v0.83.1", "cuda13".
+				if strings.HasPrefix(name, kind) {
+					return Choice{Config: "xla:" + name, Reason: "PJRT plugin " + path}
+				}
 			}
 		}
 	}
-	return Choice{Config: PureGo, Reason: "XLA is linked but no PJRT plugin is installed (pure-Go backend)"}
+	var why string
+	switch {
+	case xlaLinked:
+		why = "XLA is linked but no PJRT plugin is installed"
+	case len(plugins) > 0:
+		why = "a PJRT plugin is installed, but this build has -tags=noxla; rebuild without it to use XLA"
+	default:
+		why = "no PJRT plugin installed"
+	}
+	if err := blas.Status(); err != nil {
+		return Choice{Config: PureGo, Reason: why + "; pure-Go backend, slow: " + err.Error()}
+	}
+	return Choice{Config: BLAS, Reason: why + "; matrix products on " + blas.Version()}
 }
+
+// FastPath returns nil when LossLab's fast CPU path (OpenBLAS) is available, or what is missing and how
+// to install it. `go run ./kernel doctor` reports it.
+func FastPath() error { return blas.Status() }
 
 var (
 	once    sync.Once

@@ -2,6 +2,12 @@ package backend
 
 import (
 	"os"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/losslab/losslab/lib/backend/blas"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,15 +38,23 @@ func TestPluginsFoundByFileName(t *testing.T) {
 		if c.Config != "xla:cuda" {
 			t.Errorf("with XLA linked and a CUDA plugin, want xla:cuda, got %+v", c)
 		}
-	} else if c.Config != PureGo || !strings.Contains(c.Reason, "noxla") {
-		t.Errorf("a noxla build must stay on go and say why, got %+v", c)
+	} else if c.Config != cpuDefault() || !strings.Contains(c.Reason, "noxla") {
+		t.Errorf("a noxla build must stay on the CPU and say why, got %+v", c)
 	}
 }
 
-func TestNoPluginMeansPureGo(t *testing.T) {
+// cpuDefault is the configuration expected without a PJRT plugin: blas where OpenBLAS opens, else pure Go.
+func cpuDefault() string {
+	if FastPath() == nil {
+		return BLAS
+	}
+	return PureGo
+}
+
+func TestNoPluginMeansCPU(t *testing.T) {
 	t.Setenv("PJRT_PLUGIN_LIBRARY_PATH", t.TempDir())
 	t.Setenv(EnvVar, "")
-	if c := Choose(); c.Config != PureGo {
+	if c := Choose(); c.Config != cpuDefault() {
 		t.Fatalf("got %+v", c)
 	}
 	b, err := newBackend(PureGo)
@@ -58,4 +72,49 @@ func TestDescribe(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log(Describe())
+}
+
+// openBLASInstalled looks for Debian's OpenBLAS by file name, independently of the loader in lib/backend/blas.
+func openBLASInstalled() bool {
+	for _, f := range []string{
+		"/usr/lib/x86_64-linux-gnu/libopenblas.so.0", "/usr/lib/aarch64-linux-gnu/libopenblas.so.0",
+	} {
+		if _, err := os.Stat(f); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// TestFastPathWhereOpenBLASIs fails if LossLab silently falls back to pure Go on a machine that has OpenBLAS:
+// the default must be "blas", and a product run through Get's backend must reach OpenBLAS.
+func TestFastPathWhereOpenBLASIs(t *testing.T) {
+	if !openBLASInstalled() {
+		t.Skip("OpenBLAS is not installed here (apt-get install libopenblas0-pthread)")
+	}
+	if err := FastPath(); err != nil {
+		t.Fatalf("OpenBLAS is installed but the fast path is off: %v", err)
+	}
+	t.Setenv("PJRT_PLUGIN_LIBRARY_PATH", t.TempDir())
+	t.Setenv(EnvVar, "")
+	c := Choose()
+	if c.Config != BLAS || !strings.Contains(c.Reason, "OpenBLAS") {
+		t.Fatalf("with OpenBLAS and no plugin, want %q naming OpenBLAS, got %+v", BLAS, c)
+	}
+	be, err := newBackend(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Finalize()
+	before := blas.GemmCalls()
+	exec, err := graph.NewExec(be, func(x *graph.Node) *graph.Node { return graph.MatMul(x, x) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.Exec1(tensors.FromShape(shapes.Make(dtypes.Float32, 64, 64))); err != nil {
+		t.Fatal(err)
+	}
+	if blas.GemmCalls() == before {
+		t.Fatal("a 64×64 product through the default backend did not run on OpenBLAS")
+	}
 }

@@ -1,0 +1,38 @@
+// Package blas is LossLab's fast CPU path: a GoMLX backend, registered as "blas", that is GoMLX's own
+// pure-Go backend (simplego) with the executors of its heaviest operations replaced by faster ones —
+// matrix products (DotGeneral) run on OpenBLAS's sgemm/dgemm, and large element-wise operations are split
+// across cores.
+//
+// Use it like any GoMLX backend: GOMLX_BACKEND=blas, or "blas:<options>" where the options are those of
+// the pure-Go backend ("ops_sequential", "parallelism=N", ...) plus this package's own:
+//
+//	threads=N   OpenBLAS threads (default: the number of CPU cores)
+//
+// LossLab's lib/backend picks it by default when OpenBLAS can be opened (see package backend).
+//
+// # How it plugs into GoMLX
+//
+// GoMLX v0.26's pure-Go backend executes a compiled graph by looking up each node's executor in a
+// package-level table indexed by operation type (its own code ranks entries by priority and reserves the
+// highest, "user overrides", for executors like these), but it exports no way to set an entry. This package
+// reaches the table with a //go:linkname directive and installs its executors at init, keeping the
+// originals: each new executor first checks that the backend running it is a "blas" backend (so GoMLX's
+// "go" backend keeps running pure Go, bit for bit) and that the operation is one it handles (float32 or
+// float64, sizes worth a BLAS call); anything else goes to the original executor. The few unexported fields
+// of simplego's graph nodes it reads (a node's output shape and the DotGeneral axes) are located by
+// reflection at start-up and checked by name and type, so a GoMLX whose internals differ disables the fast
+// path with a reason (Status) instead of computing wrong numbers. go.mod pins GoMLX v0.26.0, and the tests
+// fail if the fast path is not taken while OpenBLAS is installed.
+//
+// The alternative measured first — a backend with a Builder of its own that cuts graphs into pure-Go
+// segments around each matrix product — must forward all 106 Builder methods, loses simplego's buffer reuse
+// at every cut and runs each segment as a separate executable; replacing executors keeps one executable
+// and one buffer pool, and lets any operation's executor be replaced the same way.
+//
+// # OpenBLAS
+//
+// OpenBLAS (Debian's libopenblas0-pthread) is opened at run time with github.com/ebitengine/purego: no cgo,
+// so a notebook cell still links in under a second. $LOSSLAB_OPENBLAS names the library file to use;
+// otherwise the usual names are tried. When it cannot be opened, New returns an error that says so and how
+// to install it, and lib/backend falls back to the pure-Go configuration.
+package blas
