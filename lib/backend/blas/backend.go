@@ -31,6 +31,7 @@ func init() {
 	if internalsErr == nil {
 		original.dot = nodeExecutors[backendsOpDot]
 		nodeExecutors[backendsOpDot] = execDotGeneral
+		installElementwise()
 	}
 	backends.Register(Name, New)
 }

@@ -175,3 +175,9 @@ func execDotGeneral(be *simplego.Backend, node *simplego.Node, inputs []*simpleg
 	gemmCalls.Add(int64(nb))
 	return output, nil
 }
+
+// atomicCounter counts events for tests and diagnostics.
+type atomicCounter struct{ n atomic.Int64 }
+
+func (c *atomicCounter) add(d int64) { c.n.Add(d) }
+func (c *atomicCounter) load() int64 { return c.n.Load() }

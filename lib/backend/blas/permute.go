@@ -1,10 +1,16 @@
 package blas
 
+import (
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/backends/simplego"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+)
+
 // permute writes src, of row-major shape dims, into dst with its axes reordered: dst's axis i is src's
-// axis perm[i]. The innermost axis of dst is walked with a fixed stride through src.
-func permute[T float32 | float64](dst, src []T, dims, perm []int) {
+// axis perm[i] (GoMLX's Transpose). Large ones are split across cores by rows of dst.
+func permute[T any](dst, src []T, dims, perm []int) {
 	rank := len(dims)
-	if rank == 0 {
+	if rank == 0 || len(dst) == 0 {
 		copy(dst, src)
 		return
 	}
@@ -20,16 +26,35 @@ func permute[T float32 | float64](dst, src []T, dims, perm []int) {
 		outDims[i] = dims[a]
 		strides[i] = srcStrides[a]
 	}
+	inner := outDims[rank-1]
+	rows := len(dst) / inner
+	splitWork(rows, len(dst), func(lo, hi int) { permuteRows(dst, src, outDims, strides, lo, hi) })
+}
+
+// permuteRows fills dst's rows [lo, hi) (a row: the innermost axis of dst, walked with a fixed stride
+// through src).
+func permuteRows[T any](dst, src []T, outDims, strides []int, lo, hi int) {
+	rank := len(outDims)
 	inner, innerStride := outDims[rank-1], strides[rank-1]
+	// Index of row lo over the outer axes, and its offset in src.
 	idx := make([]int, rank-1)
-	base, o := 0, 0
-	for o < len(dst) {
+	base := 0
+	for ax, r := rank-2, lo; ax >= 0; ax-- {
+		idx[ax] = r % outDims[ax]
+		r /= outDims[ax]
+		base += idx[ax] * strides[ax]
+	}
+	for row := lo; row < hi; row++ {
+		o := row * inner
 		p := base
-		for j := 0; j < inner; j++ {
-			dst[o+j] = src[p]
-			p += innerStride
+		if innerStride == 1 {
+			copy(dst[o:o+inner], src[p:p+inner])
+		} else {
+			for j := 0; j < inner; j++ {
+				dst[o+j] = src[p]
+				p += innerStride
+			}
 		}
-		o += inner
 		// Advance the outer index like an odometer.
 		for ax := rank - 2; ax >= 0; ax-- {
 			idx[ax]++
@@ -41,4 +66,28 @@ func permute[T float32 | float64](dst, src []T, dims, perm []int) {
 			idx[ax] = 0
 		}
 	}
+}
+
+// execTranspose runs large float Transposes of a "blas" backend on all cores.
+func execTranspose(be *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
+	orig := originalEW[backends.OpTypeTranspose]
+	if !isBLAS(be) {
+		return orig(be, node, inputs, owned)
+	}
+	perm, ok := nodeData(node).([]int)
+	s, err := be.BufferShape(inputs[0])
+	if !ok || err != nil || s.Size() < minParallel || len(perm) != s.Rank() ||
+		(s.DType != dtypes.Float32 && s.DType != dtypes.Float64) {
+		return orig(be, node, inputs, owned)
+	}
+	out := be.NewBuffer(nodeShape(node))
+	src, _ := be.BufferData(inputs[0])
+	dst, _ := be.BufferData(out)
+	switch dst := dst.(type) {
+	case []float32:
+		permute(dst, src.([]float32), s.Dimensions, perm)
+	case []float64:
+		permute(dst, src.([]float64), s.Dimensions, perm)
+	}
+	return out, nil
 }

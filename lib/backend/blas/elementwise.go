@@ -1,0 +1,243 @@
+package blas
+
+import (
+	"math"
+	"runtime"
+	"sync"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/backends/simplego"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+)
+
+// Large element-wise operations on float32/float64 run on all cores: after the matrix products moved to
+// OpenBLAS, the pure-Go backend's single-threaded Add, Mul, Sign, ... were the largest cost of a training
+// step. Each kernel computes exactly what the pure-Go backend computes (the same float operations, in the
+// same precision), so results are bit for bit the same; only the work is split.
+
+// minParallel is the smallest element count split across cores.
+const minParallel = 1 << 15
+
+// parallelCalls counts the element-wise operations run split across cores.
+var parallelCalls atomicCounter
+
+// binaryOps and unaryOps are the operations handled here.
+var binaryOps = []backends.OpType{
+	backends.OpTypeAdd, backends.OpTypeSub, backends.OpTypeMul, backends.OpTypeDiv, backends.OpTypeMax, backends.OpTypeMin,
+}
+
+var unaryOps = []backends.OpType{
+	backends.OpTypeNeg, backends.OpTypeAbs, backends.OpTypeSign, backends.OpTypeSqrt, backends.OpTypeExp,
+	backends.OpTypeLog, backends.OpTypeTanh,
+}
+
+// binaryChunk computes c[i] = a[i] op b[i] for i in [lo, hi); a side of length 1 is used for every i
+// (its index is masked to 0). One loop per operation keeps the arithmetic inlined.
+func binaryChunk[T float32 | float64](op backends.OpType, a, b, c []T, lo, hi int) {
+	ma, mb := -1, -1
+	if len(a) == 1 {
+		ma = 0
+	}
+	if len(b) == 1 {
+		mb = 0
+	}
+	switch op {
+	case backends.OpTypeAdd:
+		for i := lo; i < hi; i++ {
+			c[i] = a[i&ma] + b[i&mb]
+		}
+	case backends.OpTypeSub:
+		for i := lo; i < hi; i++ {
+			c[i] = a[i&ma] - b[i&mb]
+		}
+	case backends.OpTypeMul:
+		for i := lo; i < hi; i++ {
+			c[i] = a[i&ma] * b[i&mb]
+		}
+	case backends.OpTypeDiv:
+		for i := lo; i < hi; i++ {
+			c[i] = a[i&ma] / b[i&mb]
+		}
+	case backends.OpTypeMax:
+		for i := lo; i < hi; i++ {
+			c[i] = max(a[i&ma], b[i&mb])
+		}
+	case backends.OpTypeMin:
+		for i := lo; i < hi; i++ {
+			c[i] = min(a[i&ma], b[i&mb])
+		}
+	}
+}
+
+// unaryChunk computes y[i] = op(x[i]) for i in [lo, hi), in the same precision as the pure-Go backend
+// (transcendental functions through float64).
+func unaryChunk[T float32 | float64](op backends.OpType, x, y []T, lo, hi int) {
+	switch op {
+	case backends.OpTypeNeg:
+		for i := lo; i < hi; i++ {
+			y[i] = -x[i]
+		}
+	case backends.OpTypeAbs:
+		for i := lo; i < hi; i++ {
+			if v := x[i]; v < 0 {
+				y[i] = -v
+			} else {
+				y[i] = v
+			}
+		}
+	case backends.OpTypeSign:
+		for i := lo; i < hi; i++ {
+			switch v := x[i]; {
+			case v < 0:
+				y[i] = -1
+			case v > 0:
+				y[i] = 1
+			default: // zero and NaN, as the pure-Go backend does
+				y[i] = 0
+			}
+		}
+	case backends.OpTypeSqrt:
+		for i := lo; i < hi; i++ {
+			y[i] = T(math.Sqrt(float64(x[i])))
+		}
+	case backends.OpTypeExp:
+		for i := lo; i < hi; i++ {
+			y[i] = T(math.Exp(float64(x[i])))
+		}
+	case backends.OpTypeLog:
+		for i := lo; i < hi; i++ {
+			y[i] = T(math.Log(float64(x[i])))
+		}
+	case backends.OpTypeTanh:
+		for i := lo; i < hi; i++ {
+			y[i] = T(math.Tanh(float64(x[i])))
+		}
+	}
+}
+
+// originals of the element-wise executors replaced.
+var originalEW [backends.OpTypeLast]executor
+
+func installElementwise() {
+	for _, op := range binaryOps {
+		originalEW[op] = nodeExecutors[op]
+		nodeExecutors[op] = binaryExecutor(op)
+	}
+	for _, op := range unaryOps {
+		originalEW[op] = nodeExecutors[op]
+		nodeExecutors[op] = unaryExecutor(op)
+	}
+	originalEW[backends.OpTypeTranspose] = nodeExecutors[backends.OpTypeTranspose]
+	nodeExecutors[backends.OpTypeTranspose] = execTranspose
+}
+
+// split runs fn on [0, n) cut into one contiguous block per core.
+func split(n int, fn func(lo, hi int)) { splitWork(n, n, fn) }
+
+// splitWork is split for n items that hold work elements in all: it splits only when work is large.
+func splitWork(n, work int, fn func(lo, hi int)) {
+	p := runtime.GOMAXPROCS(0)
+	if p > 8 {
+		p = 8
+	}
+	p = min(p, n)
+	if p < 2 || work < minParallel {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	step := (n + p - 1) / p
+	for lo := 0; lo < n; lo += step {
+		hi := min(lo+step, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(lo, hi)
+		}()
+	}
+	wg.Wait()
+	parallelCalls.add(1)
+}
+
+// output reuses an input the executor owns (its last use) when it has the output's shape, as the pure-Go
+// backend does, and tells the executor so by clearing its slot; otherwise it takes a buffer from the pool.
+func output(be *simplego.Backend, inputs []*simplego.Buffer, owned []bool, node *simplego.Node) (*simplego.Buffer, error) {
+	shape := nodeShape(node)
+	for i := len(inputs) - 1; i >= 0; i-- {
+		if !owned[i] || inputs[i] == nil {
+			continue
+		}
+		if s, err := be.BufferShape(inputs[i]); err == nil && s.Equal(shape) {
+			out := inputs[i]
+			inputs[i] = nil
+			return out, nil
+		}
+	}
+	return be.NewBuffer(shape), nil
+}
+
+func binaryExecutor(op backends.OpType) executor {
+	return func(be *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
+		orig := originalEW[op]
+		if !isBLAS(be) {
+			return orig(be, node, inputs, owned)
+		}
+		ls, err1 := be.BufferShape(inputs[0])
+		rs, err2 := be.BufferShape(inputs[1])
+		out := nodeShape(node)
+		if err1 != nil || err2 != nil || out.Size() < minParallel || ls.DType != rs.DType ||
+			(ls.DType != dtypes.Float32 && ls.DType != dtypes.Float64) {
+			return orig(be, node, inputs, owned)
+		}
+		// Same shapes, or one side a single value; broadcasting of other shapes stays with the pure-Go kernel.
+		lScalar, rScalar := ls.Size() == 1, rs.Size() == 1
+		if !(ls.Equal(rs) || (lScalar && rs.Size() == out.Size()) || (rScalar && ls.Size() == out.Size())) {
+			return orig(be, node, inputs, owned)
+		}
+		a, _ := be.BufferData(inputs[0])
+		b, _ := be.BufferData(inputs[1])
+		res, err := output(be, inputs, owned, node)
+		if err != nil {
+			return nil, err
+		}
+		c, _ := be.BufferData(res)
+		switch c := c.(type) {
+		case []float32:
+			a, b := a.([]float32), b.([]float32)
+			split(len(c), func(lo, hi int) { binaryChunk(op, a, b, c, lo, hi) })
+		case []float64:
+			a, b := a.([]float64), b.([]float64)
+			split(len(c), func(lo, hi int) { binaryChunk(op, a, b, c, lo, hi) })
+		}
+		return res, nil
+	}
+}
+
+func unaryExecutor(op backends.OpType) executor {
+	return func(be *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
+		orig := originalEW[op]
+		if !isBLAS(be) {
+			return orig(be, node, inputs, owned)
+		}
+		s, err := be.BufferShape(inputs[0])
+		if err != nil || s.Size() < minParallel || (s.DType != dtypes.Float32 && s.DType != dtypes.Float64) ||
+			!s.Equal(nodeShape(node)) {
+			return orig(be, node, inputs, owned)
+		}
+		x, _ := be.BufferData(inputs[0])
+		res, err := output(be, inputs, owned, node)
+		if err != nil {
+			return nil, err
+		}
+		y, _ := be.BufferData(res)
+		switch y := y.(type) {
+		case []float32:
+			x := x.([]float32)
+			split(len(y), func(lo, hi int) { unaryChunk(op, x, y, lo, hi) })
+		case []float64:
+			x := x.([]float64)
+			split(len(y), func(lo, hi int) { unaryChunk(op, x, y, lo, hi) })
+		}
+		return res, nil
+	}
+}
