@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	gomlxtrain "github.com/gomlx/gomlx/pkg/ml/train"
@@ -405,7 +406,6 @@ type stepper struct {
 	set         *data.Set
 	batch       int
 	xShape      []int
-	xBuf        []float32
 	yBuf, idBuf []int32
 	order       *order
 }
@@ -417,7 +417,6 @@ func newStepper(trainer *gomlxtrain.Trainer, set *data.Set, batch int, dataSeed,
 	return &stepper{
 		trainer: trainer, set: set, batch: batch,
 		xShape: append([]int{batch}, set.Shape...),
-		xBuf:   make([]float32, batch*set.Dim()),
 		yBuf:   make([]int32, batch),
 		idBuf:  make([]int32, batch),
 		order:  newOrder(set.Len(), batch, dataSeed),
@@ -427,12 +426,15 @@ func newStepper(trainer *gomlxtrain.Trainer, set *data.Set, batch int, dataSeed,
 // step runs one training step on the next batch and returns its loss and accuracy.
 func (s *stepper) step() (loss, acc float64, err error) {
 	d := s.set.Dim()
-	for j, i := range s.order.next() {
-		copy(s.xBuf[j*d:(j+1)*d], s.set.X[i*d:(i+1)*d])
-		s.yBuf[j] = s.set.Y[i]
-		s.idBuf[j] = s.set.IDs[i]
-	}
-	xT := tensors.FromFlatDataAndDimensions(s.xBuf, s.xShape...)
+	// The batch's rows are copied straight into the input tensor (one copy of the images, not two).
+	xT := tensors.FromShape(shapes.Make(dtypes.Float32, s.xShape...))
+	tensors.MustMutableFlatData(xT, func(x []float32) {
+		for j, i := range s.order.next() {
+			copy(x[j*d:(j+1)*d], s.set.X[i*d:(i+1)*d])
+			s.yBuf[j] = s.set.Y[i]
+			s.idBuf[j] = s.set.IDs[i]
+		}
+	})
 	yT := tensors.FromFlatDataAndDimensions(s.yBuf, s.batch)
 	idT := tensors.FromFlatDataAndDimensions(s.idBuf, s.batch)
 	out, err := s.trainer.TrainStep(nil, []*tensors.Tensor{xT}, []*tensors.Tensor{yT, idT})

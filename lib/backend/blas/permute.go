@@ -1,6 +1,8 @@
 package blas
 
 import (
+	"sort"
+
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -9,6 +11,7 @@ import (
 // permute writes src, of row-major shape dims, into dst with its axes reordered: dst's axis i is src's
 // axis perm[i] (GoMLX's Transpose). Large ones are split across cores by rows of dst.
 func permute[T any](dst, src []T, dims, perm []int) {
+	dims, perm = fuseAxes(dims, perm)
 	rank := len(dims)
 	if rank == 0 || len(dst) == 0 {
 		copy(dst, src)
@@ -31,6 +34,43 @@ func permute[T any](dst, src []T, dims, perm []int) {
 	splitWork(rows, len(dst), func(lo, hi int) { permuteRows(dst, src, outDims, strides, lo, hi) })
 }
 
+// fuseAxes simplifies a permutation without changing what it does: axes of size 1 are dropped, and runs of
+// source axes that stay adjacent and in order in the output are merged into one, so that the innermost
+// output axis is as long as possible.
+func fuseAxes(dims, perm []int) ([]int, []int) {
+	var p []int
+	for _, a := range perm {
+		if dims[a] != 1 {
+			p = append(p, a)
+		}
+	}
+	if len(p) == 0 {
+		return []int{1}, []int{0}
+	}
+	// Groups: maximal runs a, a+1, ... of source axes that are consecutive in the output, in output order.
+	type group struct{ first, size int }
+	var groups []group
+	for i, a := range p {
+		if i > 0 && a == p[i-1]+1 {
+			groups[len(groups)-1].size *= dims[a]
+			continue
+		}
+		groups = append(groups, group{a, dims[a]})
+	}
+	// Sorted by their first source axis, the groups are the axes of the fused source.
+	bySource := make([]int, len(groups))
+	for i := range bySource {
+		bySource[i] = i
+	}
+	sort.Slice(bySource, func(i, j int) bool { return groups[bySource[i]].first < groups[bySource[j]].first })
+	newDims, newPerm := make([]int, len(groups)), make([]int, len(groups))
+	for srcAxis, g := range bySource {
+		newDims[srcAxis] = groups[g].size
+		newPerm[g] = srcAxis
+	}
+	return newDims, newPerm
+}
+
 // permuteRows fills dst's rows [lo, hi) (a row: the innermost axis of dst, walked with a fixed stride
 // through src).
 func permuteRows[T any](dst, src []T, outDims, strides []int, lo, hi int) {
@@ -47,7 +87,7 @@ func permuteRows[T any](dst, src []T, outDims, strides []int, lo, hi int) {
 	for row := lo; row < hi; row++ {
 		o := row * inner
 		p := base
-		if innerStride == 1 {
+		if innerStride == 1 && inner >= 16 {
 			copy(dst[o:o+inner], src[p:p+inner])
 		} else {
 			for j := 0; j < inner; j++ {
