@@ -127,8 +127,12 @@ func installElementwise() {
 		originalEW[op] = nodeExecutors[op]
 		nodeExecutors[op] = unaryExecutor(op)
 	}
-	originalEW[backends.OpTypeTranspose] = nodeExecutors[backends.OpTypeTranspose]
-	nodeExecutors[backends.OpTypeTranspose] = execTranspose
+	for op, ex := range map[backends.OpType]executor{
+		backends.OpTypeTranspose: execTranspose, backends.OpTypeGather: execGather, backends.OpTypeScatterSum: execScatterSum,
+	} {
+		originalEW[op] = nodeExecutors[op]
+		nodeExecutors[op] = ex
+	}
 }
 
 // split runs fn on [0, n) cut into one contiguous block per core.
