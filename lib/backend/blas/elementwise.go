@@ -3,11 +3,13 @@ package blas
 import (
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
 // Large element-wise operations on float32/float64 run on all cores: after the matrix products moved to
@@ -18,8 +20,9 @@ import (
 // minParallel is the smallest element count split across cores.
 const minParallel = 1 << 15
 
-// parallelCalls counts the element-wise operations run split across cores.
-var parallelCalls atomicCounter
+// parallelCalls counts the element-wise operations run split across cores; broadcastCalls those with one
+// side broadcast.
+var parallelCalls, broadcastCalls atomicCounter
 
 // binaryOps and unaryOps are the operations handled here.
 var binaryOps = []backends.OpType{
@@ -193,9 +196,17 @@ func binaryExecutor(op backends.OpType) executor {
 			(ls.DType != dtypes.Float32 && ls.DType != dtypes.Float64) {
 			return orig(be, node, inputs, owned)
 		}
-		// Same shapes, or one side a single value; broadcasting of other shapes stays with the pure-Go kernel.
-		lScalar, rScalar := ls.Size() == 1, rs.Size() == 1
-		if !(ls.Equal(rs) || (lScalar && rs.Size() == out.Size()) || (rScalar && ls.Size() == out.Size())) {
+		// Same shapes, or one side a single value, or one side broadcast along leading or trailing axes
+		// (a bias row, a per-example value); other broadcasts stay with the pure-Go kernel.
+		lk, rk := classify(ls, out), classify(rs, out)
+		rowLen := 0
+		switch {
+		case lk.kind == bFull && rk.kind == bFull, lk.kind == bScalar && rk.kind == bFull, lk.kind == bFull && rk.kind == bScalar:
+		case lk.kind == bFull && rk.kind >= bMod:
+			rowLen = rk.rowLen
+		case rk.kind == bFull && lk.kind >= bMod:
+			rowLen = lk.rowLen
+		default:
 			return orig(be, node, inputs, owned)
 		}
 		a, _ := be.BufferData(inputs[0])
@@ -207,14 +218,76 @@ func binaryExecutor(op backends.OpType) executor {
 		c, _ := be.BufferData(res)
 		switch c := c.(type) {
 		case []float32:
-			a, b := a.([]float32), b.([]float32)
-			split(len(c), func(lo, hi int) { binaryChunk(op, a, b, c, lo, hi) })
+			binaryApply(op, a.([]float32), b.([]float32), c, lk, rk, rowLen)
 		case []float64:
-			a, b := a.([]float64), b.([]float64)
-			split(len(c), func(lo, hi int) { binaryChunk(op, a, b, c, lo, hi) })
+			binaryApply(op, a.([]float64), b.([]float64), c, lk, rk, rowLen)
 		}
 		return res, nil
 	}
+}
+
+// How an operand of a binary operation covers the output.
+const (
+	bFull   = iota // the output's shape
+	bScalar        // a single value
+	bMod           // repeats along the leading axes: element i of the output reads element i mod rowLen
+	bDiv           // constant along the trailing axes: element i reads element i / rowLen
+)
+
+type bcast struct{ kind, rowLen int }
+
+// classify says how an operand of shape s (same rank as out, each dimension equal or 1) covers out.
+func classify(s, out shapes.Shape) bcast {
+	switch {
+	case s.Size() == out.Size():
+		return bcast{kind: bFull}
+	case s.Size() == 1:
+		return bcast{kind: bScalar}
+	case s.Rank() != out.Rank():
+		return bcast{kind: -1}
+	}
+	d := s.Dimensions
+	// Leading ones, then equal to out: repeats every prod(out[k:]) elements.
+	k := 0
+	for k < len(d) && d[k] == 1 && out.Dimensions[k] != 1 {
+		k++
+	}
+	if k > 0 && slices.Equal(d[k:], out.Dimensions[k:]) {
+		return bcast{kind: bMod, rowLen: s.Size()}
+	}
+	// Equal to out, then trailing ones: constant over prod(out[k:]) elements.
+	k = len(d)
+	for k > 0 && d[k-1] == 1 && out.Dimensions[k-1] != 1 {
+		k--
+	}
+	if k < len(d) && slices.Equal(d[:k], out.Dimensions[:k]) {
+		return bcast{kind: bDiv, rowLen: out.Size() / s.Size()}
+	}
+	return bcast{kind: -1}
+}
+
+// binaryApply runs binaryChunk over the whole output, row by row when one side is broadcast (each row then
+// pairs a full row with the repeated row, or with the row's single value).
+func binaryApply[T float32 | float64](op backends.OpType, a, b, c []T, lk, rk bcast, rowLen int) {
+	if rowLen == 0 {
+		split(len(c), func(lo, hi int) { binaryChunk(op, a, b, c, lo, hi) })
+		return
+	}
+	broadcastCalls.add(1)
+	part := func(x []T, k bcast, r int) []T {
+		switch k.kind {
+		case bFull:
+			return x[r*rowLen : (r+1)*rowLen]
+		case bDiv:
+			return x[r : r+1]
+		}
+		return x // bMod: the whole operand is one row
+	}
+	splitWork(len(c)/rowLen, len(c), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			binaryChunk(op, part(a, lk, r), part(b, rk, r), c[r*rowLen:(r+1)*rowLen], 0, rowLen)
+		}
+	})
 }
 
 func unaryExecutor(op backends.OpType) executor {

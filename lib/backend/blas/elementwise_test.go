@@ -1,6 +1,7 @@
 package blas
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -108,13 +109,33 @@ func TestElementwiseMatchesPureGo(t *testing.T) {
 	}
 }
 
-// TestBroadcastStaysCorrect: shapes that broadcast (not same shape, not scalar) go to the pure-Go kernel.
-func TestBroadcastStaysCorrect(t *testing.T) {
+// TestBroadcastMatchesPureGo: one side broadcast along leading axes (a bias row) or trailing axes (a
+// per-example value), on either side of the non-commutative ops, and a middle-axis broadcast left to the
+// pure-Go kernel, bit for bit against the pure-Go backend.
+func TestBroadcastMatchesPureGo(t *testing.T) {
 	fast, ref := newPair(t)
 	r := rand.New(rand.NewPCG(13, 14))
-	a, b := specialTensor[float32](r, 400, 300), specialTensor[float32](r, 1, 300)
-	g := func(x, y *Node) *Node { return Add(x, y) }
-	sameBits(t, "broadcast Add", run(t, fast, g, a, b), run(t, ref, g, a, b))
+	cases := []struct{ big, small []int }{
+		{[]int{400, 300}, []int{1, 300}},
+		{[]int{400, 300}, []int{400, 1}},
+		{[]int{8, 50, 90}, []int{1, 1, 90}},
+		{[]int{8, 50, 90}, []int{1, 50, 90}},
+		{[]int{8, 50, 90}, []int{8, 1, 1}},
+		{[]int{8, 50, 90}, []int{8, 50, 1}},
+		{[]int{8, 50, 90}, []int{1, 50, 1}}, // middle: pure Go
+	}
+	before := broadcastCalls.load()
+	for _, c := range cases {
+		x, y := specialTensor[float32](r, c.big...), specialTensor[float32](r, c.small...)
+		for name, f := range map[string]func(a, b *Node) *Node{"Sub": Sub, "Div": Div, "Max": Max} {
+			g := func(a, b *Node) *Node { return f(a, b) }
+			sameBits(t, fmt.Sprintf("%s %v·%v", name, c.big, c.small), run(t, fast, g, x, y), run(t, ref, g, x, y))
+			sameBits(t, fmt.Sprintf("%s %v·%v", name, c.small, c.big), run(t, fast, g, y, x), run(t, ref, g, y, x))
+		}
+	}
+	if n := broadcastCalls.load() - before; n != 6*3*2 {
+		t.Fatalf("%d broadcast operations took the row path, want %d", n, 6*3*2)
+	}
 }
 
 // TestTransposeMatchesPureGo: large Transposes of every axis order of a rank-4 tensor, both float types.
