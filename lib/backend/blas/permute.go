@@ -13,6 +13,14 @@ import (
 func permute[T any](dst, src []T, dims, perm []int) {
 	dims, perm = fuseAxes(dims, perm)
 	rank := len(dims)
+	switch {
+	case rank == 2 && perm[0] == 1:
+		swapAxes(dst, src, dims[0], dims[1], 1)
+		return
+	case rank == 3 && perm[0] == 1 && perm[1] == 0:
+		swapAxes(dst, src, dims[0], dims[1], dims[2])
+		return
+	}
 	if rank == 0 || len(dst) == 0 {
 		copy(dst, src)
 		return
@@ -69,6 +77,33 @@ func fuseAxes(dims, perm []int) ([]int, []int) {
 		newPerm[g] = srcAxis
 	}
 	return newDims, newPerm
+}
+
+// swapAxes writes src [A, B, C] as dst [B, A, C] in 16×16 tiles of (a, b), so that both the reads and the
+// writes of a tile stay in cache (a row-by-row walk reads src with stride B·C); cores take tiles of b.
+func swapAxes[T any](dst, src []T, A, B, C int) {
+	const tile = 16
+	tiles := (B + tile - 1) / tile
+	splitWork(tiles, len(dst), func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			b0, b1 := t*tile, min(B, (t+1)*tile)
+			for a0 := 0; a0 < A; a0 += tile {
+				a1 := min(A, a0+tile)
+				for b := b0; b < b1; b++ {
+					for a := a0; a < a1; a++ {
+						d, s := (b*A+a)*C, (a*B+b)*C
+						if C >= 16 {
+							copy(dst[d:d+C], src[s:s+C])
+							continue
+						}
+						for j := 0; j < C; j++ {
+							dst[d+j] = src[s+j]
+						}
+					}
+				}
+			}
+		}
+	})
 }
 
 // permuteRows fills dst's rows [lo, hi) (a row: the innermost axis of dst, walked with a fixed stride
