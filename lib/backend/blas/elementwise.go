@@ -132,6 +132,7 @@ func installElementwise() {
 	}
 	for op, ex := range map[backends.OpType]executor{
 		backends.OpTypeTranspose: execTranspose, backends.OpTypeGather: execGather, backends.OpTypeScatterSum: execScatterSum,
+		backends.OpTypeReduceSum: execReduce(backends.OpTypeReduceSum), backends.OpTypeReduceMax: execReduce(backends.OpTypeReduceMax),
 	} {
 		originalEW[op] = nodeExecutors[op]
 		nodeExecutors[op] = ex

@@ -160,3 +160,28 @@ func TestTransposeMatchesPureGo(t *testing.T) {
 		t.Fatal("no Transpose was split across cores")
 	}
 }
+
+// TestReduceMatchesPureGo: ReduceSum and ReduceMax over every block of consecutive axes of a rank-4
+// tensor (and a non-consecutive pair, left to the pure-Go kernel), both float types, bit for bit.
+func TestReduceMatchesPureGo(t *testing.T) {
+	fast, ref := newPair(t)
+	r := rand.New(rand.NewPCG(19, 20))
+	axesSets := [][]int{{3}, {2, 3}, {0}, {0, 1}, {1}, {1, 2}, {0, 1, 2, 3}, {0, 2}}
+	before := parallelCalls.load()
+	dims := []int{6, 40, 17, 23}
+	// Plain values show a change of summation order; special ones NaN and infinity handling.
+	for _, x := range []*tensors.Tensor{
+		randomTensor[float32](r, dims), randomTensor[float64](r, dims),
+		specialTensor[float32](r, dims...), specialTensor[float64](r, dims...),
+	} {
+		for _, axes := range axesSets {
+			for name, f := range map[string]func(*Node, ...int) *Node{"ReduceSum": ReduceSum, "ReduceMax": ReduceMax} {
+				g := func(x *Node) *Node { return f(x, axes...) }
+				sameBits(t, fmt.Sprintf("%s%v", name, axes), run(t, fast, g, x), run(t, ref, g, x))
+			}
+		}
+	}
+	if parallelCalls.load() == before {
+		t.Fatal("no reduction was split across cores")
+	}
+}
