@@ -18,12 +18,30 @@ var original struct {
 	dot executor
 }
 
-// ours holds the simplego backends created by New: only their executions take the fast path.
-var ours sync.Map // *simplego.Backend → struct{}
+// ours holds the simplego backends created by New, with the parts of the fast path each has switched
+// off: only their executions take it.
+var ours sync.Map // *simplego.Backend → parts (switched off)
 
-func isBLAS(be *simplego.Backend) bool {
-	_, ok := ours.Load(be)
-	return ok
+// parts are the replaced executors, by group; "no_<name>" in the configuration switches a group off
+// (to measure what each buys, or to rule one out when chasing a difference).
+type parts uint
+
+const (
+	partDot         parts = 1 << iota // matrix products on OpenBLAS
+	partElementwise                   // element-wise operations on all cores
+	partTranspose                     // transposes
+	partGather                        // row gathers and scatters
+	partReduce                        // reductions
+)
+
+var partNames = map[string]parts{
+	"dot": partDot, "elementwise": partElementwise, "transpose": partTranspose, "gather": partGather, "reduce": partReduce,
+}
+
+// isBLAS reports whether be is a "blas" backend with the part p switched on.
+func isBLAS(be *simplego.Backend, p parts) bool {
+	off, ok := ours.Load(be)
+	return ok && off.(parts)&p == 0
 }
 
 func init() {
@@ -53,13 +71,15 @@ type Backend struct {
 	config string
 }
 
-// New creates a "blas" backend. config holds comma-separated options: threads=N for OpenBLAS, and any option
+// New creates a "blas" backend. config holds comma-separated options: threads=N for OpenBLAS; no_dot,
+// no_elementwise, no_transpose, no_gather, no_reduce to switch a part of the fast path off; and any option
 // of GoMLX's pure-Go backend, which defaults here to "ops_sequential" (see lib/backend for why).
 func New(config string) (backends.Backend, error) {
 	if err := Status(); err != nil {
 		return nil, err
 	}
 	threads := 0
+	var off parts
 	var rest []string
 	sequencing := false
 	for _, part := range strings.Split(config, ",") {
@@ -72,6 +92,12 @@ func New(config string) (backends.Backend, error) {
 				return nil, fmt.Errorf("blas backend: threads must be a positive integer, got %q", part)
 			}
 			threads = n
+		case strings.HasPrefix(part, "no_"):
+			p, ok := partNames[strings.TrimPrefix(part, "no_")]
+			if !ok {
+				return nil, fmt.Errorf("blas backend: unknown option %q (parts that can be switched off: no_dot, no_elementwise, no_transpose, no_gather, no_reduce)", part)
+			}
+			off |= p
 		default:
 			if part == "ops_sequential" || part == "ops_parallel" {
 				sequencing = true
@@ -93,7 +119,7 @@ func New(config string) (backends.Backend, error) {
 	if err := SetThreads(threads); err != nil {
 		return nil, err
 	}
-	ours.Store(sb, struct{}{})
+	ours.Store(sb, off)
 	return &Backend{Backend: sb, config: strings.Join(rest, ",")}, nil
 }
 

@@ -332,6 +332,19 @@ func TestConfig(t *testing.T) {
 			t.Errorf("New(%q) accepted", bad)
 		}
 	}
+	// A part switched off is not taken.
+	off, err := New("no_dot,no_elementwise")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer off.Finalize()
+	r := rand.New(rand.NewPCG(21, 22))
+	c := dotCase{lhsDims: []int{64, 64}, lhsContract: []int{1}, rhsDims: []int{64, 64}, rhsContract: []int{0}}
+	before := GemmCalls()
+	runDot(t, off, c, randomTensor[float32](r, c.lhsDims), randomTensor[float32](r, c.rhsDims))
+	if GemmCalls() != before {
+		t.Error("no_dot: a product still ran on OpenBLAS")
+	}
 	_ = SetThreads(0)
 	if _, err := backends.NewWithConfig("blas:threads=2"); err != nil {
 		t.Errorf("GOMLX_BACKEND-style config: %v", err)

@@ -1,12 +1,14 @@
 // Package blas is LossLab's fast CPU path: a GoMLX backend, registered as "blas", that is GoMLX's own
 // pure-Go backend (simplego) with the executors of its heaviest operations replaced by faster ones —
-// matrix products (DotGeneral) run on OpenBLAS's sgemm/dgemm, and large element-wise operations are split
-// across cores.
+// matrix products (DotGeneral) run on OpenBLAS's sgemm/dgemm, and large element-wise operations,
+// transposes, row gathers and scatters and reductions are split across cores.
 //
 // Use it like any GoMLX backend: GOMLX_BACKEND=blas, or "blas:<options>" where the options are those of
 // the pure-Go backend ("ops_sequential", "parallelism=N", ...) plus this package's own:
 //
-//	threads=N   OpenBLAS threads (default: the number of CPU cores)
+//	threads=N        OpenBLAS threads (default: the number of CPU cores)
+//	no_dot, no_elementwise, no_transpose, no_gather, no_reduce
+//	                 switch one part of the fast path off (to measure what it buys)
 //
 // LossLab's lib/backend picks it by default when OpenBLAS can be opened (see package backend).
 //

@@ -72,7 +72,7 @@ func inMemoryOrder(perm, dims []int) bool {
 // execDotGeneral runs a DotGeneral of a "blas" backend on OpenBLAS; anything else goes to GoMLX's own kernel.
 func execDotGeneral(be *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
 	orig := original.dot
-	if !isBLAS(be) {
+	if !isBLAS(be, partDot) {
 		return orig(be, node, inputs, owned)
 	}
 	lhsShape, err := be.BufferShape(inputs[0])

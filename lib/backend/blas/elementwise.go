@@ -187,7 +187,7 @@ func output(be *simplego.Backend, inputs []*simplego.Buffer, owned []bool, node 
 func binaryExecutor(op backends.OpType) executor {
 	return func(be *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
 		orig := originalEW[op]
-		if !isBLAS(be) {
+		if !isBLAS(be, partElementwise) {
 			return orig(be, node, inputs, owned)
 		}
 		ls, err1 := be.BufferShape(inputs[0])
@@ -294,7 +294,7 @@ func binaryApply[T float32 | float64](op backends.OpType, a, b, c []T, lk, rk bc
 func unaryExecutor(op backends.OpType) executor {
 	return func(be *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
 		orig := originalEW[op]
-		if !isBLAS(be) {
+		if !isBLAS(be, partElementwise) {
 			return orig(be, node, inputs, owned)
 		}
 		s, err := be.BufferShape(inputs[0])

@@ -138,7 +138,7 @@ func rowGather(node *simplego.Node, operand, indices shapes.Shape) (rowOp, bool)
 
 func execGather(be *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
 	orig := originalEW[backends.OpTypeGather]
-	if !isBLAS(be) {
+	if !isBLAS(be, partGather) {
 		return orig(be, node, inputs, owned)
 	}
 	os, err1 := be.BufferShape(inputs[0])
@@ -211,7 +211,7 @@ func rowScatter(node *simplego.Node, operand, indices, updates shapes.Shape) (ro
 
 func execScatterSum(be *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
 	orig := originalEW[backends.OpTypeScatterSum]
-	if !isBLAS(be) {
+	if !isBLAS(be, partGather) {
 		return orig(be, node, inputs, owned)
 	}
 	os, err1 := be.BufferShape(inputs[0])

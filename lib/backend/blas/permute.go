@@ -146,7 +146,7 @@ func permuteRows[T any](dst, src []T, outDims, strides []int, lo, hi int) {
 // execTranspose runs large float Transposes of a "blas" backend on all cores.
 func execTranspose(be *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
 	orig := originalEW[backends.OpTypeTranspose]
-	if !isBLAS(be) {
+	if !isBLAS(be, partTranspose) {
 		return orig(be, node, inputs, owned)
 	}
 	perm, ok := nodeData(node).([]int)

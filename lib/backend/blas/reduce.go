@@ -45,7 +45,7 @@ func reduceBlock(dims, axes []int) (k1, r, k2 int, ok bool) {
 func execReduce(op backends.OpType) executor {
 	return func(be *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
 		orig := originalEW[op]
-		if !isBLAS(be) {
+		if !isBLAS(be, partReduce) {
 			return orig(be, node, inputs, owned)
 		}
 		axes, ok := nodeData(node).([]int)
