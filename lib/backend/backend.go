@@ -140,6 +140,19 @@ func Choose() Choice {
 	return Choice{Config: BLAS, Reason: why + "; matrix products on " + blas.Version()}
 }
 
+// ParallelOps reports whether the chosen backend is GoMLX's pure-Go executor running independent
+// operations in parallel ("go", "go:ops_parallel", "blas:ops_parallel"), the mode whose worker pool can
+// deadlock when many matrix products are ready at once (see the package doc): graphs that would expose it
+// add ordering dependencies only then.
+func ParallelOps() bool {
+	cfg := Choose().Config
+	name, opts, _ := strings.Cut(cfg, ":")
+	if name != "go" && name != BLAS {
+		return false
+	}
+	return !strings.Contains(opts, "ops_sequential") && (name == "go" || strings.Contains(opts, "ops_parallel"))
+}
+
 // FastPath returns nil when LossLab's fast CPU path (OpenBLAS) is available, or what is missing and how
 // to install it. `go run ./kernel doctor` reports it.
 func FastPath() error { return blas.Status() }

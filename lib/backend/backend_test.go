@@ -118,3 +118,15 @@ func TestFastPathWhereOpenBLASIs(t *testing.T) {
 		t.Fatal("a 64×64 product through the default backend did not run on OpenBLAS")
 	}
 }
+
+func TestParallelOps(t *testing.T) {
+	for cfg, want := range map[string]bool{
+		"go": true, "go:ops_parallel": true, "go:ops_sequential": false, "blas": false, "blas:threads=1": false,
+		"blas:ops_parallel": true, "xla:cpu": false,
+	} {
+		t.Setenv(EnvVar, cfg)
+		if got := ParallelOps(); got != want {
+			t.Errorf("%s: ParallelOps() = %v, want %v", cfg, got, want)
+		}
+	}
+}

@@ -145,6 +145,8 @@ type Evaluator struct {
 	bnState   []int // index in template.State of each bnVars entry
 	statsExec *context.Exec
 	statsData map[*Data]*tensors.Tensor
+	// chainPoints orders the points of one call (see buildEval): only for a parallel pure-Go executor.
+	chainPoints bool
 }
 
 type dataChunk struct {
@@ -171,7 +173,8 @@ func NewEvaluator(forward ForwardFn, template *ParamSet, cfg Config) (*Evaluator
 	if err != nil {
 		return nil, err
 	}
-	e := &Evaluator{forward: forward, template: template.Clone(), cfg: cfg, backend: b, chunks: map[*Data][]dataChunk{}}
+	e := &Evaluator{forward: forward, template: template.Clone(), cfg: cfg, backend: b, chunks: map[*Data][]dataChunk{},
+		chainPoints: backend.ParallelOps()}
 	switch {
 	case cfg.Loss != nil:
 		e.lossFn, e.lossName = cfg.Loss, cfg.LossName
@@ -623,11 +626,12 @@ func (e *Evaluator) buildEval(ctx *context.Context, inputs []*graph.Node) []*gra
 		// ≥ 2·NumCPU DotGeneral nodes at once; each holds a worker slot while waiting for more slots for
 		// its batch split, and the executor deadlocks. Chaining point k+1's input on point k's error count
 		// (a finite count, so 0·count is exactly 0 and cannot spread a NaN) runs the points one after
-		// another; each matmul still uses all cores.
-		// lib/backend now runs the pure-Go backend with ops_sequential, which avoids the deadlock; the chain
-		// stays as a guard for the parallel executor (measured: 40.6 vs 47.0 grid points/s with and without
-		// it, MLP 784-256-256-10 on 100 examples, within the noise of the shared 2-core machine).
-		xk = graph.Add(x, graph.ConvertDType(graph.MulScalar(er, 0), x.DType()))
+		// another. lib/backend's own configurations run ops sequentially, which avoids the deadlock, so the
+		// chain is only added for a parallel executor chosen through $GOMLX_BACKEND: it costs a full pass
+		// over the data per point (19% of the batched grid's time on the blas backend).
+		if e.chainPoints {
+			xk = graph.Add(x, graph.ConvertDType(graph.MulScalar(er, 0), x.DType()))
+		}
 		losses = append(losses, l)
 		errs = append(errs, er)
 	}

@@ -52,12 +52,13 @@ func Product(a, b *Node) *Node {
 		}
 		return DotGeneral(a, []int{0}, nil, dy, []int{0}, nil) // [M,K]ᵀ·[M,N] → [K,N]
 	})
+	tie := zeroTie(ag, bg) // before the product: see zeroTie
 	y := DotGeneral(StopGradient(ag), []int{1}, nil, StopGradient(bg), []int{0}, nil)
 	y = IdentityWithCustomGradient(y, func(_, v *Node) *Node {
 		dy = v
 		return v
 	})
-	return Add(y, zeroTie(ag, bg))
+	return Add(y, tie)
 }
 
 // BatchProduct returns the batched product a·b of a [N,M,K] and b [N,K,P] → [N,M,P], with gradients
@@ -83,18 +84,25 @@ func BatchProduct(a, b *Node) *Node {
 		}
 		return DotGeneral(a, []int{1}, []int{0}, dy, []int{1}, []int{0}) // [N,M,K]ᵀ·[N,M,P] → [N,K,P]
 	})
+	tie := zeroTie(ag, bg) // before the product: see zeroTie
 	y := DotGeneral(StopGradient(ag), []int{2}, []int{0}, StopGradient(bg), []int{1}, []int{0})
 	y = IdentityWithCustomGradient(y, func(_, v *Node) *Node {
 		dy = v
 		return v
 	})
-	return Add(y, zeroTie(ag, bg))
+	return Add(y, tie)
 }
 
 // zeroTie returns a scalar that is exactly 0 (even if a or b hold NaN or ±Inf) but depends on a and b,
-// so reverse-mode autodiff visits them.
+// so reverse-mode autodiff visits them. It reads one element of each (a Gather: no copy of its operand,
+// and a gradient the pure-Go backend has), not their sums: in a forward pass that was a full reduction of
+// the data per product. Built before the product, so that the product's StopGradient is the last use of
+// a and b's identities and the backend passes their buffers through instead of copying them.
 func zeroTie(a, b *Node) *Node {
-	s := Add(ReduceAllSum(a), ReduceAllSum(b))
+	first := func(x *Node) *Node {
+		return ReduceAllSum(Gather(x, Const(x.Graph(), [][]int32{make([]int32, x.Rank())})))
+	}
+	s := Add(first(a), first(b))
 	return Where(Const(a.Graph(), false), s, ZerosLike(s))
 }
 
