@@ -3,13 +3,11 @@ package blas
 import (
 	"math"
 	"runtime"
-	"slices"
 	"sync"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
-	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
 // Large element-wise operations on float32/float64 run on all cores: after the matrix products moved to
@@ -197,18 +195,13 @@ func binaryExecutor(op backends.OpType) executor {
 			(ls.DType != dtypes.Float32 && ls.DType != dtypes.Float64) {
 			return orig(be, node, inputs, owned)
 		}
-		// Same shapes, or one side a single value, or one side broadcast along leading or trailing axes
-		// (a bias row, a per-example value); other broadcasts stay with the pure-Go kernel.
-		lk, rk := classify(ls, out), classify(rs, out)
-		rowLen := 0
-		switch {
-		case lk.kind == bFull && rk.kind == bFull, lk.kind == bScalar && rk.kind == bFull, lk.kind == bFull && rk.kind == bScalar:
-		case lk.kind == bFull && rk.kind >= bMod:
-			rowLen = rk.rowLen
-		case rk.kind == bFull && lk.kind >= bMod:
-			rowLen = lk.rowLen
-		default:
-			return orig(be, node, inputs, owned)
+		// Same shapes or a scalar side: one flat loop. Other broadcasts (ranks equal, each dimension equal or
+		// 1, as the pure-Go backend requires): row by row, see broadcastPlan.
+		var plan *rowPlan
+		if !(ls.Size() == out.Size() || ls.Size() == 1) || !(rs.Size() == out.Size() || rs.Size() == 1) {
+			if plan = broadcastPlan(ls.Dimensions, rs.Dimensions, out.Dimensions); plan == nil {
+				return orig(be, node, inputs, owned)
+			}
 		}
 		a, _ := be.BufferData(inputs[0])
 		b, _ := be.BufferData(inputs[1])
@@ -219,74 +212,119 @@ func binaryExecutor(op backends.OpType) executor {
 		c, _ := be.BufferData(res)
 		switch c := c.(type) {
 		case []float32:
-			binaryApply(op, a.([]float32), b.([]float32), c, lk, rk, rowLen)
+			binaryApply(op, a.([]float32), b.([]float32), c, plan)
 		case []float64:
-			binaryApply(op, a.([]float64), b.([]float64), c, lk, rk, rowLen)
+			binaryApply(op, a.([]float64), b.([]float64), c, plan)
 		}
 		return res, nil
 	}
 }
 
-// How an operand of a binary operation covers the output.
-const (
-	bFull   = iota // the output's shape
-	bScalar        // a single value
-	bMod           // repeats along the leading axes: element i of the output reads element i mod rowLen
-	bDiv           // constant along the trailing axes: element i reads element i / rowLen
-)
-
-type bcast struct{ kind, rowLen int }
-
-// classify says how an operand of shape s (same rank as out, each dimension equal or 1) covers out.
-func classify(s, out shapes.Shape) bcast {
-	switch {
-	case s.Size() == out.Size():
-		return bcast{kind: bFull}
-	case s.Size() == 1:
-		return bcast{kind: bScalar}
-	case s.Rank() != out.Rank():
-		return bcast{kind: -1}
-	}
-	d := s.Dimensions
-	// Leading ones, then equal to out: repeats every prod(out[k:]) elements.
-	k := 0
-	for k < len(d) && d[k] == 1 && out.Dimensions[k] != 1 {
-		k++
-	}
-	if k > 0 && slices.Equal(d[k:], out.Dimensions[k:]) {
-		return bcast{kind: bMod, rowLen: s.Size()}
-	}
-	// Equal to out, then trailing ones: constant over prod(out[k:]) elements.
-	k = len(d)
-	for k > 0 && d[k-1] == 1 && out.Dimensions[k-1] != 1 {
-		k--
-	}
-	if k < len(d) && slices.Equal(d[:k], out.Dimensions[:k]) {
-		return bcast{kind: bDiv, rowLen: out.Size() / s.Size()}
-	}
-	return bcast{kind: -1}
+// rowPlan walks a broadcasting binary operation row by row: the output's axes, fused where both operands
+// broadcast alike, end in a row of inner elements; each operand contributes, per row, either a row of its
+// own (aRow) or one value, found with strides that are 0 along its broadcast axes.
+type rowPlan struct {
+	outer            []int // fused outer dimensions of the output
+	aStride, bStride []int // operand offsets per step of each outer axis (0: broadcast)
+	inner            int
+	aRow, bRow       bool // the operand has the inner axis (else one value per row)
 }
 
-// binaryApply runs binaryChunk over the whole output, row by row when one side is broadcast (each row then
-// pairs a full row with the repeated row, or with the row's single value).
-func binaryApply[T float32 | float64](op backends.OpType, a, b, c []T, lk, rk bcast, rowLen int) {
-	if rowLen == 0 {
+// broadcastPlan builds the plan for operands of dimensions ad and bd into out, or nil when their ranks differ
+// or a dimension is neither equal nor 1.
+func broadcastPlan(ad, bd, out []int) *rowPlan {
+	if len(ad) != len(out) || len(bd) != len(out) {
+		return nil
+	}
+	// Fuse consecutive axes (dropping size-1 output axes) where each operand is either full along both or
+	// broadcast along both.
+	type axis struct {
+		n    int
+		a, b bool // the operand is full (not broadcast) along it
+	}
+	var axes []axis
+	for i, n := range out {
+		if (ad[i] != n && ad[i] != 1) || (bd[i] != n && bd[i] != 1) {
+			return nil
+		}
+		if n == 1 {
+			continue
+		}
+		x := axis{n: n, a: ad[i] == n, b: bd[i] == n}
+		if k := len(axes) - 1; k >= 0 && axes[k].a == x.a && axes[k].b == x.b {
+			axes[k].n *= n
+			continue
+		}
+		axes = append(axes, x)
+	}
+	if len(axes) == 0 {
+		return nil
+	}
+	last := axes[len(axes)-1]
+	p := &rowPlan{inner: last.n, aRow: last.a, bRow: last.b}
+	// Strides of each operand along the fused outer axes, innermost first.
+	sa, sb := 1, 1
+	if last.a {
+		sa = last.n
+	}
+	if last.b {
+		sb = last.n
+	}
+	outer := axes[:len(axes)-1]
+	p.outer = make([]int, len(outer))
+	p.aStride, p.bStride = make([]int, len(outer)), make([]int, len(outer))
+	for k := len(outer) - 1; k >= 0; k-- {
+		p.outer[k] = outer[k].n
+		if outer[k].a {
+			p.aStride[k] = sa
+			sa *= outer[k].n
+		}
+		if outer[k].b {
+			p.bStride[k] = sb
+			sb *= outer[k].n
+		}
+	}
+	return p
+}
+
+// binaryApply runs binaryChunk over the whole output: one flat loop without a plan, else row by row.
+func binaryApply[T float32 | float64](op backends.OpType, a, b, c []T, p *rowPlan) {
+	if p == nil {
 		split(len(c), func(lo, hi int) { binaryChunk(op, a, b, c, lo, hi) })
 		return
 	}
 	broadcastCalls.add(1)
-	part := func(x []T, k bcast, r int) []T {
-		switch k.kind {
-		case bFull:
-			return x[r*rowLen : (r+1)*rowLen]
-		case bDiv:
-			return x[r : r+1]
+	rows := len(c) / p.inner
+	splitWork(rows, len(c), func(lo, hi int) {
+		// Offsets of row lo, then an odometer over the outer axes.
+		idx := make([]int, len(p.outer))
+		offA, offB := 0, 0
+		for k, r := len(p.outer)-1, lo; k >= 0; k-- {
+			idx[k] = r % p.outer[k]
+			r /= p.outer[k]
+			offA += idx[k] * p.aStride[k]
+			offB += idx[k] * p.bStride[k]
 		}
-		return x // bMod: the whole operand is one row
-	}
-	splitWork(len(c)/rowLen, len(c), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			binaryChunk(op, part(a, lk, r), part(b, rk, r), c[r*rowLen:(r+1)*rowLen], 0, rowLen)
+			ar, br := a[offA:offA+1], b[offB:offB+1]
+			if p.aRow {
+				ar = a[offA : offA+p.inner]
+			}
+			if p.bRow {
+				br = b[offB : offB+p.inner]
+			}
+			binaryChunk(op, ar, br, c[r*p.inner:(r+1)*p.inner], 0, p.inner)
+			for k := len(p.outer) - 1; k >= 0; k-- {
+				idx[k]++
+				offA += p.aStride[k]
+				offB += p.bStride[k]
+				if idx[k] < p.outer[k] {
+					break
+				}
+				offA -= p.aStride[k] * p.outer[k]
+				offB -= p.bStride[k] * p.outer[k]
+				idx[k] = 0
+			}
 		}
 	})
 }

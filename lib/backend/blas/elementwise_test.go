@@ -109,9 +109,9 @@ func TestElementwiseMatchesPureGo(t *testing.T) {
 	}
 }
 
-// TestBroadcastMatchesPureGo: one side broadcast along leading axes (a bias row) or trailing axes (a
-// per-example value), on either side of the non-commutative ops, and a middle-axis broadcast left to the
-// pure-Go kernel, bit for bit against the pure-Go backend.
+// TestBroadcastMatchesPureGo: one side broadcast along leading axes (a bias row), trailing axes (a
+// per-example value) or axes in between (a pooling window), on either side of the non-commutative ops, bit
+// for bit against the pure-Go backend.
 func TestBroadcastMatchesPureGo(t *testing.T) {
 	fast, ref := newPair(t)
 	r := rand.New(rand.NewPCG(13, 14))
@@ -122,7 +122,9 @@ func TestBroadcastMatchesPureGo(t *testing.T) {
 		{[]int{8, 50, 90}, []int{1, 50, 90}},
 		{[]int{8, 50, 90}, []int{8, 1, 1}},
 		{[]int{8, 50, 90}, []int{8, 50, 1}},
-		{[]int{8, 50, 90}, []int{1, 50, 1}}, // middle: pure Go
+		{[]int{8, 50, 90}, []int{1, 50, 1}},
+		{[]int{16, 8, 2, 7, 2, 16}, []int{16, 8, 1, 7, 1, 16}}, // a 2×2 max-pool's gradient
+		{[]int{30, 40, 50}, []int{30, 1, 50}},
 	}
 	before := broadcastCalls.load()
 	for _, c := range cases {
@@ -133,8 +135,8 @@ func TestBroadcastMatchesPureGo(t *testing.T) {
 			sameBits(t, fmt.Sprintf("%s %v·%v", name, c.small, c.big), run(t, fast, g, y, x), run(t, ref, g, y, x))
 		}
 	}
-	if n := broadcastCalls.load() - before; n != 6*3*2 {
-		t.Fatalf("%d broadcast operations took the row path, want %d", n, 6*3*2)
+	if n := broadcastCalls.load() - before; n != int64(len(cases))*3*2 {
+		t.Fatalf("%d broadcast operations took the row path, want %d", n, len(cases)*3*2)
 	}
 }
 

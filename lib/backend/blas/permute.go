@@ -92,7 +92,7 @@ func swapAxes[T any](dst, src []T, A, B, C int) {
 				for b := b0; b < b1; b++ {
 					for a := a0; a < a1; a++ {
 						d, s := (b*A+a)*C, (a*B+b)*C
-						if C >= 16 {
+						if C >= 64 {
 							copy(dst[d:d+C], src[s:s+C])
 							continue
 						}
