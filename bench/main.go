@@ -60,6 +60,7 @@ type options struct {
 	cold         bool
 	peerEnv      []string
 	baseline     string
+	baselineEnv  []string
 }
 
 func main() {
@@ -83,6 +84,7 @@ func main() {
 		"(default: OpenMP threads sleep instead of spinning between operations, which keeps torch from collapsing on a loaded machine)")
 	flag.StringVar(&o.baseline, "baseline", "", "also run LossLab with this GOMLX_BACKEND (e.g. go:ops_sequential), interleaved in the same\n"+
 		"repetitions, and report what the default backend gains over it")
+	baselineEnv := flag.String("baseline-env", "", "space-separated VAR=value settings added to the -baseline worker's environment only")
 	flag.BoolVar(&o.cold, "cold", true, "also time the first cell of a kernel with an empty Go build cache (slow: rebuilds GoMLX)")
 	flag.Parse()
 
@@ -105,6 +107,7 @@ func main() {
 		fatal(errors.New("-reps and -threads must be ≥ 1"))
 	}
 	o.peerEnv = strings.Fields(*peerEnv)
+	o.baselineEnv = strings.Fields(*baselineEnv)
 	var err error
 	if o.only, err = parseOnly(only); err != nil {
 		fatal(err)
@@ -407,7 +410,7 @@ func runPair(o options, w workloadDef, fixture, outDir string) ([]*Row, error) {
 	if o.baseline != "" {
 		bCmd := exec.Command(self, goArgs...)
 		bCmd.Dir = o.root
-		bCmd.Env = append(os.Environ(), "GOMLX_BACKEND="+o.baseline)
+		bCmd.Env = append(append(os.Environ(), "GOMLX_BACKEND="+o.baseline), o.baselineEnv...)
 		logf("%s: setting up LossLab on %s", w.name, o.baseline)
 		var bReady message
 		bw, bReady, err = startChild("losslab "+o.baseline+" "+w.name, bCmd, filepath.Join(logDir, w.name+"-baseline.log"))
@@ -416,7 +419,11 @@ func runPair(o options, w workloadDef, fixture, outDir string) ([]*Row, error) {
 			return nil, err
 		}
 		defer bw.kill()
-		baseSide = &Side{Name: "losslab " + o.baseline, SetupSeconds: bReady.Setup, SetupCompiles: bReady.Compiles, Info: bReady.Info}
+		baseName := o.baseline
+		if len(o.baselineEnv) > 0 {
+			baseName += " " + strings.Join(o.baselineEnv, " ")
+		}
+		baseSide = &Side{Name: "losslab " + baseName, SetupSeconds: bReady.Setup, SetupCompiles: bReady.Compiles, Info: bReady.Info}
 	}
 
 	goSides := make([]*Side, len(w.goVariants))

@@ -78,7 +78,7 @@ func New(config string) (backends.Backend, error) {
 	if err := Status(); err != nil {
 		return nil, err
 	}
-	threads := 0
+	threads := 1 // see defaultThreads in doc.go
 	var off parts
 	var rest []string
 	sequencing := false

@@ -319,13 +319,13 @@ func TestConfig(t *testing.T) {
 	if err := Status(); err != nil {
 		t.Skip(err)
 	}
-	b, err := New("threads=1,ops_parallel")
+	b, err := New("threads=2,ops_parallel")
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.Finalize()
-	if Threads() != 1 {
-		t.Errorf("threads=1: OpenBLAS reports %d", Threads())
+	if Threads() != 2 {
+		t.Errorf("threads=2: OpenBLAS reports %d", Threads())
 	}
 	for _, bad := range []string{"threads=0", "threads=x", "no_such_option"} {
 		if _, err := New(bad); err == nil {

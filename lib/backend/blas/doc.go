@@ -6,7 +6,7 @@
 // Use it like any GoMLX backend: GOMLX_BACKEND=blas, or "blas:<options>" where the options are those of
 // the pure-Go backend ("ops_sequential", "parallelism=N", ...) plus this package's own:
 //
-//	threads=N        OpenBLAS threads (default: the number of CPU cores)
+//	threads=N        OpenBLAS threads (default 1, see below)
 //	no_dot, no_elementwise, no_transpose, no_gather, no_reduce
 //	                 switch one part of the fast path off (to measure what it buys)
 //
@@ -32,6 +32,14 @@
 // and one buffer pool, and lets any operation's executor be replaced the same way.
 //
 // # OpenBLAS
+//
+// OpenBLAS runs one thread by default. Its helper threads spin for about 0.1 s after each product before
+// they sleep, and in that time they take cores from the element-wise work this backend splits across all
+// cores between two products. Measured side by side on the 2-core development machine (bench -baseline
+// blas:threads=1): the MLP training step ran at 8,868 examples/s with 2 OpenBLAS threads and 17,639 with
+// 1; the CNN step at 86.7 and 195. Letting the helpers sleep at once (OPENBLAS_THREAD_TIMEOUT=4) was worse
+// still (5,768 and 65.3): waking them costs more than a product of these sizes. threads=N gives a machine
+// with spare cores more.
 //
 // OpenBLAS (Debian's libopenblas0-pthread) is opened at run time with github.com/ebitengine/purego: no cgo,
 // so a notebook cell still links in under a second. $LOSSLAB_OPENBLAS names the library file to use;

@@ -32,40 +32,127 @@ var unaryOps = []backends.OpType{
 	backends.OpTypeLog, backends.OpTypeTanh,
 }
 
-// binaryChunk computes c[i] = a[i] op b[i] for i in [lo, hi); a side of length 1 is used for every i
-// (its index is masked to 0). One loop per operation keeps the arithmetic inlined.
+// binaryChunk computes c[i] = a[i] op b[i] for i in [lo, hi); a side of length 1 is used for every i.
+// One plain loop per operation and case keeps the arithmetic inlined and the bounds checks out of the loop.
 func binaryChunk[T float32 | float64](op backends.OpType, a, b, c []T, lo, hi int) {
-	ma, mb := -1, -1
-	if len(a) == 1 {
-		ma = 0
+	c = c[lo:hi]
+	switch {
+	case len(a) == 1:
+		binaryScalarLeft(op, a[0], b[lo:hi], c)
+	case len(b) == 1:
+		binaryScalarRight(op, a[lo:hi], b[0], c)
+	default:
+		binarySame(op, a[lo:hi], b[lo:hi], c)
 	}
-	if len(b) == 1 {
-		mb = 0
-	}
+}
+
+// binarySame: both operands full.
+func binarySame[T float32 | float64](op backends.OpType, a, b, c []T) {
+	a, b = a[:len(c)], b[:len(c)]
 	switch op {
 	case backends.OpTypeAdd:
-		for i := lo; i < hi; i++ {
-			c[i] = a[i&ma] + b[i&mb]
+		for i := range c {
+			x, y := a[i], b[i]
+			c[i] = x + y
 		}
 	case backends.OpTypeSub:
-		for i := lo; i < hi; i++ {
-			c[i] = a[i&ma] - b[i&mb]
+		for i := range c {
+			x, y := a[i], b[i]
+			c[i] = x - y
 		}
 	case backends.OpTypeMul:
-		for i := lo; i < hi; i++ {
-			c[i] = a[i&ma] * b[i&mb]
+		for i := range c {
+			x, y := a[i], b[i]
+			c[i] = x * y
 		}
 	case backends.OpTypeDiv:
-		for i := lo; i < hi; i++ {
-			c[i] = a[i&ma] / b[i&mb]
+		for i := range c {
+			x, y := a[i], b[i]
+			c[i] = x / y
 		}
 	case backends.OpTypeMax:
-		for i := lo; i < hi; i++ {
-			c[i] = max(a[i&ma], b[i&mb])
+		for i := range c {
+			x, y := a[i], b[i]
+			c[i] = max(x, y)
 		}
 	case backends.OpTypeMin:
-		for i := lo; i < hi; i++ {
-			c[i] = min(a[i&ma], b[i&mb])
+		for i := range c {
+			x, y := a[i], b[i]
+			c[i] = min(x, y)
+		}
+	}
+}
+
+// binaryScalarRight: b is one value.
+func binaryScalarRight[T float32 | float64](op backends.OpType, a []T, y0 T, c []T) {
+	a = a[:len(c)]
+	switch op {
+	case backends.OpTypeAdd:
+		for i := range c {
+			x, y := a[i], y0
+			c[i] = x + y
+		}
+	case backends.OpTypeSub:
+		for i := range c {
+			x, y := a[i], y0
+			c[i] = x - y
+		}
+	case backends.OpTypeMul:
+		for i := range c {
+			x, y := a[i], y0
+			c[i] = x * y
+		}
+	case backends.OpTypeDiv:
+		for i := range c {
+			x, y := a[i], y0
+			c[i] = x / y
+		}
+	case backends.OpTypeMax:
+		for i := range c {
+			x, y := a[i], y0
+			c[i] = max(x, y)
+		}
+	case backends.OpTypeMin:
+		for i := range c {
+			x, y := a[i], y0
+			c[i] = min(x, y)
+		}
+	}
+}
+
+// binaryScalarLeft: a is one value.
+func binaryScalarLeft[T float32 | float64](op backends.OpType, x0 T, b, c []T) {
+	b = b[:len(c)]
+	switch op {
+	case backends.OpTypeAdd:
+		for i := range c {
+			x, y := x0, b[i]
+			c[i] = x + y
+		}
+	case backends.OpTypeSub:
+		for i := range c {
+			x, y := x0, b[i]
+			c[i] = x - y
+		}
+	case backends.OpTypeMul:
+		for i := range c {
+			x, y := x0, b[i]
+			c[i] = x * y
+		}
+	case backends.OpTypeDiv:
+		for i := range c {
+			x, y := x0, b[i]
+			c[i] = x / y
+		}
+	case backends.OpTypeMax:
+		for i := range c {
+			x, y := x0, b[i]
+			c[i] = max(x, y)
+		}
+	case backends.OpTypeMin:
+		for i := range c {
+			x, y := x0, b[i]
+			c[i] = min(x, y)
 		}
 	}
 }
@@ -73,13 +160,15 @@ func binaryChunk[T float32 | float64](op backends.OpType, a, b, c []T, lo, hi in
 // unaryChunk computes y[i] = op(x[i]) for i in [lo, hi), in the same precision as the pure-Go backend
 // (transcendental functions through float64).
 func unaryChunk[T float32 | float64](op backends.OpType, x, y []T, lo, hi int) {
+	x, y = x[lo:hi], y[lo:hi]
+	x = x[:len(y)]
 	switch op {
 	case backends.OpTypeNeg:
-		for i := lo; i < hi; i++ {
+		for i := range y {
 			y[i] = -x[i]
 		}
 	case backends.OpTypeAbs:
-		for i := lo; i < hi; i++ {
+		for i := range y {
 			if v := x[i]; v < 0 {
 				y[i] = -v
 			} else {
@@ -87,7 +176,7 @@ func unaryChunk[T float32 | float64](op backends.OpType, x, y []T, lo, hi int) {
 			}
 		}
 	case backends.OpTypeSign:
-		for i := lo; i < hi; i++ {
+		for i := range y {
 			switch v := x[i]; {
 			case v < 0:
 				y[i] = -1
@@ -98,19 +187,19 @@ func unaryChunk[T float32 | float64](op backends.OpType, x, y []T, lo, hi int) {
 			}
 		}
 	case backends.OpTypeSqrt:
-		for i := lo; i < hi; i++ {
+		for i := range y {
 			y[i] = T(math.Sqrt(float64(x[i])))
 		}
 	case backends.OpTypeExp:
-		for i := lo; i < hi; i++ {
+		for i := range y {
 			y[i] = T(math.Exp(float64(x[i])))
 		}
 	case backends.OpTypeLog:
-		for i := lo; i < hi; i++ {
+		for i := range y {
 			y[i] = T(math.Log(float64(x[i])))
 		}
 	case backends.OpTypeTanh:
-		for i := lo; i < hi; i++ {
+		for i := range y {
 			y[i] = T(math.Tanh(float64(x[i])))
 		}
 	}
