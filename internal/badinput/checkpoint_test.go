@@ -126,6 +126,18 @@ func TestCheckpointOfAnotherModel(t *testing.T) {
 		t.Errorf("a rejected LoadCheckpointInto changed the context's parameters")
 	}
 
+	// The same when the first variables match and a later one does not (mlp-16-3 into mlp-16-16-3):
+	// dense_0 must not be overwritten before dense_1 is found to differ.
+	deep := models.NewMLP(3, 16, 16)
+	deepCtx := trained(t, deep, set)
+	before, _ = train.Flat(deepCtx)
+	err = call(t, "train.LoadCheckpointInto", func() error { return train.LoadCheckpointInto(deepCtx, pa) })
+	wantErr(t, "train.LoadCheckpointInto mlp-16-3 into mlp-16-16-3", err, "dense_1")
+	after, _ = train.Flat(deepCtx)
+	if !slices.Equal(before, after) {
+		t.Errorf("a LoadCheckpointInto rejected at dense_1 changed the context's parameters (dense_0 overwritten)")
+	}
+
 	a, err := landscape.FromCheckpoint(pa, nil)
 	if err != nil {
 		t.Fatal(err)

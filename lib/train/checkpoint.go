@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/context/checkpoints"
 )
@@ -191,37 +192,47 @@ func LoadCheckpointInto(ctx *context.Context, path string) error {
 	if _, err := checkpoints.Load(scratch).Dir(path).Immediate().ExcludeAllParams().Done(); err != nil {
 		return fmt.Errorf("train.LoadCheckpoint: %w", err)
 	}
+	// Check every variable before changing any, so that a rejected checkpoint leaves ctx as it was.
+	type update struct {
+		scope, name string
+		value       *tensors.Tensor
+		trainable   bool
+		existing    *context.Variable
+	}
 	dst := ctx.Checked(false)
-	copyVar := func(name string, trainable bool) error {
-		scope, vname := context.SplitScope(name)
-		src := scratch.GetVariableByScopeAndName(scope, vname)
-		if src == nil || !src.HasValue() {
-			return fmt.Errorf("train.LoadCheckpoint: %s lists variable %s, but its data is missing", path, name)
-		}
-		value := src.MustValue()
-		if v := dst.GetVariableByScopeAndName(scope, vname); v != nil {
-			if !v.Shape().Equal(value.Shape()) {
+	var updates []update
+	plan := func(names []string, trainable bool) error {
+		for _, name := range names {
+			scope, vname := context.SplitScope(name)
+			src := scratch.GetVariableByScopeAndName(scope, vname)
+			if src == nil || !src.HasValue() {
+				return fmt.Errorf("train.LoadCheckpoint: %s lists variable %s, but its data is missing", path, name)
+			}
+			value := src.MustValue()
+			v := dst.GetVariableByScopeAndName(scope, vname)
+			if v != nil && !v.Shape().Equal(value.Shape()) {
 				return fmt.Errorf("train.LoadCheckpoint: variable %s has shape %s in the context but %s in %s",
 					name, v.Shape(), value.Shape(), path)
 			}
-			if err := v.SetValue(value); err != nil {
-				return fmt.Errorf("train.LoadCheckpoint: %s: %w", name, err)
-			}
-			v.SetTrainable(trainable)
-			return nil
+			updates = append(updates, update{scope, vname, value, trainable, v})
 		}
-		dst.InAbsPath(scope).VariableWithValue(vname, value).SetTrainable(trainable)
 		return nil
 	}
-	for _, name := range meta.Trainable {
-		if err := copyVar(name, true); err != nil {
-			return err
-		}
+	if err := plan(meta.Trainable, true); err != nil {
+		return err
 	}
-	for _, name := range meta.Frozen {
-		if err := copyVar(name, false); err != nil {
-			return err
+	if err := plan(meta.Frozen, false); err != nil {
+		return err
+	}
+	for _, u := range updates {
+		if u.existing == nil {
+			dst.InAbsPath(u.scope).VariableWithValue(u.name, u.value).SetTrainable(u.trainable)
+			continue
 		}
+		if err := u.existing.SetValue(u.value); err != nil {
+			return fmt.Errorf("train.LoadCheckpoint: %s: %w", context.JoinScope(u.scope, u.name), err)
+		}
+		u.existing.SetTrainable(u.trainable)
 	}
 	return nil
 }
