@@ -1,12 +1,11 @@
 package train
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -26,13 +25,6 @@ type Checkpoint struct {
 
 // MetaFile is the name of LossLab's side file inside each checkpoint folder.
 const MetaFile = "losslab.json"
-
-type checkpointMeta struct {
-	Step      int      `json:"step"`
-	Model     string   `json:"model,omitempty"`
-	Trainable []string `json:"trainable"`
-	Frozen    []string `json:"frozen"` // saved variables that are not trainable
-}
 
 var stepDirRe = regexp.MustCompile(`^step-(\d{8,})$`)
 
@@ -82,8 +74,10 @@ func SaveCheckpoint(dir string, ctx *context.Context, step int, modelName string
 	if err := h.Save(); err != nil {
 		return "", fmt.Errorf("train.SaveCheckpoint: %w", err)
 	}
-	mb, _ := json.MarshalIndent(meta, "", "  ")
-	if err := writeFileSync(filepath.Join(tmp, MetaFile), mb); err != nil {
+	if meta.Files, err = fileSums(tmp); err != nil {
+		return "", fmt.Errorf("train.SaveCheckpoint: %w", err)
+	}
+	if err := writeFileSync(filepath.Join(tmp, MetaFile), encodeMeta(meta)); err != nil {
 		return "", fmt.Errorf("train.SaveCheckpoint: %w", err)
 	}
 	final := filepath.Join(dir, StepDir(step))
@@ -175,21 +169,21 @@ func LoadCheckpoint(path string) (*context.Context, error) {
 // LoadCheckpointInto sets ctx's variables to the values of the checkpoint folder path, creating the
 // variables ctx does not have yet, and restores their trainable flags.
 func LoadCheckpointInto(ctx *context.Context, path string) error {
-	mb, err := os.ReadFile(filepath.Join(path, MetaFile))
+	meta, err := readMeta(path)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("train.LoadCheckpoint: %s is not a LossLab checkpoint folder (no %s)", path, MetaFile)
-		}
 		return fmt.Errorf("train.LoadCheckpoint: %w", err)
 	}
-	var meta checkpointMeta
-	if err := json.Unmarshal(mb, &meta); err != nil {
-		return fmt.Errorf("train.LoadCheckpoint: %s: %w", filepath.Join(path, MetaFile), err)
+	saved, err := checkGoMLXIndex(path)
+	if err != nil {
+		return fmt.Errorf("train.LoadCheckpoint: %w", err)
+	}
+	if err := sameVariables(path, saved, slices.Concat(meta.Trainable, meta.Frozen)); err != nil {
+		return fmt.Errorf("train.LoadCheckpoint: %w", err)
 	}
 	// GoMLX's loader creates variables in map order; load into a scratch context and copy the
 	// variables over in their saved order, so Flat and Params keep the model's layer order.
 	scratch := context.New()
-	if _, err := checkpoints.Load(scratch).Dir(path).Immediate().ExcludeAllParams().Done(); err != nil {
+	if err := loadGoMLX(scratch, path); err != nil {
 		return fmt.Errorf("train.LoadCheckpoint: %w", err)
 	}
 	// Check every variable before changing any, so that a rejected checkpoint leaves ctx as it was.
@@ -233,6 +227,43 @@ func LoadCheckpointInto(ctx *context.Context, path string) error {
 			return fmt.Errorf("train.LoadCheckpoint: %s: %w", context.JoinScope(u.scope, u.name), err)
 		}
 		u.existing.SetTrainable(u.trainable)
+	}
+	return nil
+}
+
+// loadGoMLX reads the GoMLX checkpoint of folder path into ctx. The index was checked first; a panic
+// of GoMLX's loader on anything those checks missed is still an error, not a crash.
+func loadGoMLX(ctx *context.Context, path string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: GoMLX could not read the checkpoint (damaged?): %v", path, r)
+		}
+	}()
+	_, err = checkpoints.Load(ctx).Dir(path).Immediate().ExcludeAllParams().Done()
+	return err
+}
+
+// sameVariables checks that GoMLX's index and LossLab's meta file name the same variables.
+func sameVariables(path string, saved, listed []string) error {
+	inSaved := map[string]bool{}
+	for _, n := range saved {
+		// GoMLX's saver adds a global step counter to a context that has none; LossLab does not list it.
+		if inSaved[n] && n != "/global_step" {
+			return fmt.Errorf("%s: GoMLX's index lists variable %s twice: damaged", path, n)
+		}
+		inSaved[n] = true
+	}
+	for _, n := range listed {
+		if !inSaved[n] {
+			return fmt.Errorf("%s lists variable %s, but its data is missing", path, n)
+		}
+		delete(inSaved, n)
+	}
+	for _, n := range saved {
+		// GoMLX's saver adds a global step counter to a context that has none; LossLab does not list it.
+		if inSaved[n] && n != "/global_step" {
+			return fmt.Errorf("%s: variable %s is saved but not listed in %s: damaged", path, n, MetaFile)
+		}
 	}
 	return nil
 }
