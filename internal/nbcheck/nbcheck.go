@@ -16,8 +16,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 )
+
+// runCounter numbers the runs of this process, for their tags.
+var runCounter atomic.Int64
 
 // Python runs Jupyter: Debian's interpreter, not a pyenv one.
 const Python = "/usr/bin/python3"
@@ -142,11 +146,21 @@ for attempt in range(1, 4):
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, Python, "-c", script, abs, outAbs, opts.Kernel, fmt.Sprint(int(opts.Timeout.Seconds())), dir)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), opts.Env...)
+	// Every process of the run (the driver, the kernel Jupyter starts in a session of its own, the cell
+	// programs, gopls) inherits this tag, so that at the timeout, and after a normal end, nothing of the
+	// run survives: not a cell stuck in `for {}`, and not a kernel holding the output pipe open.
+	tag := fmt.Sprintf("LOSSLAB_NBCHECK_RUN=%d-%d", os.Getpid(), runCounter.Add(1))
+	cmd.Env = append(append(os.Environ(), opts.Env...), tag)
+	cmd.Cancel = func() error {
+		killRun(cmd.Process.Pid, tag)
+		return nil
+	}
+	cmd.WaitDelay = 10 * time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	cmd.Stdout = &stderr
 	runErr := cmd.Run()
+	killRun(0, tag)
 	rep := &Report{Path: path, Duration: time.Since(start)}
 	if ctx.Err() != nil {
 		rep.Problems = append(rep.Problems, fmt.Sprintf("timed out after %s", opts.Timeout))

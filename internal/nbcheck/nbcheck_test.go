@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -158,5 +159,53 @@ print(KernelSpecManager().get_kernel_spec("losslab").resource_dir)`).Output()
 	}
 	if !rep.OK() || rep.Pictures != 1 {
 		t.Fatalf("after one failed kernel start the notebook should pass with 1 picture, got:\n%s", rep)
+	}
+}
+
+// A notebook that never finishes (a cell running `for {}`) ends at the timeout: Execute returns, says
+// so, and leaves no process of the run behind (the kernel, the cell program, gopls). Before, it never
+// returned: the kernel outlived the killed driver and held its output pipe.
+func TestTimeoutEndsEverything(t *testing.T) {
+	requireKernel(t)
+	tag := fmt.Sprintf("LOSSLAB_NBCHECK_TEST=%d-%d", os.Getpid(), time.Now().UnixNano())
+	t.Cleanup(func() { killTagged(t, tag) })
+	done := make(chan *Report, 1)
+	go func() {
+		rep, err := Execute(filepath.Join("testdata", "loop.ipynb"), Options{Timeout: 30 * time.Second, Env: []string{tag}})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- rep
+	}()
+	var rep *Report
+	select {
+	case rep = <-done:
+	case <-time.After(4 * time.Minute):
+		t.Fatalf("Execute had not returned 4 minutes after its 30 s timeout; processes of the run: %v", tagged(tag))
+	}
+	if rep == nil {
+		return
+	}
+	if !strings.Contains(strings.Join(rep.Problems, "\n"), "timed out after 30s") {
+		t.Errorf("want a problem saying it timed out, got:\n%s", rep)
+	}
+	if left := tagged(tag); len(left) > 0 {
+		t.Errorf("processes of the run still alive after Execute returned: %v", left)
+	}
+}
+
+// tagged lists the processes (pid: command) whose environment holds tag.
+func tagged(tag string) []string {
+	var out []string
+	for _, pid := range processesWithEnv(tag) {
+		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		out = append(out, fmt.Sprintf("%d: %s", pid, strings.ReplaceAll(string(cmd), "\x00", " ")))
+	}
+	return out
+}
+
+func killTagged(t *testing.T, tag string) {
+	for _, pid := range processesWithEnv(tag) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
