@@ -1,6 +1,7 @@
 package badinput
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -70,5 +71,66 @@ func TestGridCacheDamaged(t *testing.T) {
 	}
 	if !g.Complete || len(g.S) != 3 {
 		t.Fatalf("grid over another grid's cache: complete %v, %d columns; want a full 3×3 grid", g.Complete, len(g.S))
+	}
+}
+
+// TestGridCacheEdited: a cache with the right key but the wrong shape (a row one entry short, a short
+// or missing Done), other coordinates, or an edited value is an error naming the cache: never an index
+// panic, never a value returned as if computed.
+func TestGridCacheEdited(t *testing.T) {
+	set := blobs(t, 60, 1)
+	m := models.NewMLP(3, 8)
+	var sets []*landscape.ParamSet
+	for seed := range 3 {
+		ps, err := landscape.FromContext(trainedSeed(t, m, set, uint64(seed+1)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sets = append(sets, ps)
+	}
+	ev, err := landscape.NewEvaluator(landscape.FromModel(m), sets[0], landscape.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := landscape.PlaneThrough(sets[0], sets[1], sets[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := landscape.FromSet(set)
+	spec := landscape.GridSpec{SMin: 0, SMax: 1, NS: 3, TMin: 0, TMax: 1, NT: 3}
+	good := filepath.Join(t.TempDir(), "grid.json")
+	if _, err := landscape.EvaluateGrid(ev, pl, d, spec, landscape.GridOptions{CacheFile: good, MaxNewPoints: 4}); err != nil {
+		t.Fatal(err)
+	}
+	orig, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edits := map[string]func(g map[string]any){
+		"loss row one entry short": func(g map[string]any) { row := g["Loss"].([]any); row[0] = row[0].([]any)[:2] },
+		"error rows missing":       func(g map[string]any) { g["Error"] = g["Error"].([]any)[:1] },
+		"Done row short":           func(g map[string]any) { row := g["Done"].([]any); row[0] = row[0].([]any)[:1] },
+		"Done null":                func(g map[string]any) { g["Done"] = nil },
+		"s coordinate edited":      func(g map[string]any) { g["S"].([]any)[1] = 0.7 },
+		"loss value edited":        func(g map[string]any) { row := g["Loss"].([]any)[0].([]any); row[0] = row[0].(float64) + 1 },
+	}
+	for name, edit := range edits {
+		t.Run(name, func(t *testing.T) {
+			var g map[string]any
+			if err := json.Unmarshal(orig, &g); err != nil {
+				t.Fatal(err)
+			}
+			edit(g)
+			b, _ := json.Marshal(g)
+			cache := filepath.Join(t.TempDir(), "grid.json")
+			if err := os.WriteFile(cache, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			err := call(t, "landscape.EvaluateGrid", func() error {
+				_, err := landscape.EvaluateGrid(ev, pl, d, spec, landscape.GridOptions{CacheFile: cache})
+				return err
+			})
+			wantErr(t, "landscape.EvaluateGrid with an edited cache ("+name+")", err, "cache", cache)
+		})
 	}
 }
