@@ -1,6 +1,7 @@
 package train
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -31,15 +33,37 @@ var stepDirRe = regexp.MustCompile(`^step-(\d{8,})$`)
 // StepDir is the folder name of the checkpoint of a step: "step-00000100".
 func StepDir(step int) string { return fmt.Sprintf("step-%08d", step) }
 
+// The rules of a run's checkpoint folder, for processes that save and read it at the same time:
+//   - a save writes into a hidden temporary folder ".tmp-step-…" and renames it to "step-…" only when
+//     complete (losslab.json, written last, marks it complete);
+//   - saves, and the replacement of an existing step, happen under an exclusive lock of the run
+//     folder (the file lockFile), and lists and loads under a shared one, so a reader never sees a
+//     step missing or half replaced, and two savers never interleave;
+//   - whatever a killed save left (a temporary folder, a step moved aside) is tidied by the next save
+//     or list that gets the exclusive lock: a step moved aside is put back (the complete new copy if
+//     there is one, else the old one), the rest is removed.
+const lockFile = ".losslab-lock"
+
+var errWouldBlock = errors.New("the run folder is locked")
+
 // SaveCheckpoint writes all of ctx's variables (parameters, optimizer state, global step) as the
 // checkpoint of step under dir, and returns its folder. It writes into a temporary folder and renames
 // it into place, so a crash never leaves a half-written checkpoint under a step's name; an existing
-// checkpoint of the same step is replaced only once the new one is complete.
+// checkpoint of the same step is replaced only once the new one is complete, under the run folder's
+// lock (see lockFile for the rules).
 func SaveCheckpoint(dir string, ctx *context.Context, step int, modelName string) (string, error) {
 	if step < 0 {
 		return "", fmt.Errorf("train.SaveCheckpoint: negative step %d", step)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("train.SaveCheckpoint: %w", err)
+	}
+	unlock, err := lockRun(dir, true, true)
+	if err != nil {
+		return "", fmt.Errorf("train.SaveCheckpoint: locking %s: %w", dir, err)
+	}
+	defer unlock()
+	if err := tidy(dir); err != nil {
 		return "", fmt.Errorf("train.SaveCheckpoint: %w", err)
 	}
 	tmp, err := os.MkdirTemp(dir, ".tmp-"+StepDir(step)+"-")
@@ -123,6 +147,25 @@ func ListCheckpoints(dir string) ([]Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train.ListCheckpoints: %w", err)
 	}
+	leftovers := slices.ContainsFunc(entries, func(e os.DirEntry) bool { return strings.HasPrefix(e.Name(), ".tmp-") })
+	unlock, err := lockRun(dir, leftovers, false)
+	switch {
+	case err == nil && leftovers:
+		// Nobody is saving: what a killed save left can be tidied.
+		if err := tidy(dir); err != nil {
+			unlock()
+			return nil, fmt.Errorf("train.ListCheckpoints: %w", err)
+		}
+	case err != nil:
+		// A save is in progress (or the folder is read-only): wait for it, then read.
+		if unlock, err = lockRun(dir, false, true); err != nil {
+			return nil, fmt.Errorf("train.ListCheckpoints: %w", err)
+		}
+	}
+	defer unlock()
+	if entries, err = os.ReadDir(dir); err != nil {
+		return nil, fmt.Errorf("train.ListCheckpoints: %w", err)
+	}
 	var out []Checkpoint
 	for _, e := range entries {
 		m := stepDirRe.FindStringSubmatch(e.Name())
@@ -169,6 +212,14 @@ func LoadCheckpoint(path string) (*context.Context, error) {
 // LoadCheckpointInto sets ctx's variables to the values of the checkpoint folder path, creating the
 // variables ctx does not have yet, and restores their trainable flags.
 func LoadCheckpointInto(ctx *context.Context, path string) error {
+	// A save in progress in the same run folder replaces the step only once complete: wait for it.
+	if _, err := os.Stat(filepath.Dir(path)); err == nil {
+		unlock, err := lockRun(filepath.Dir(path), false, true)
+		if err != nil {
+			return fmt.Errorf("train.LoadCheckpoint: %w", err)
+		}
+		defer unlock()
+	}
 	meta, err := readMeta(path)
 	if err != nil {
 		return fmt.Errorf("train.LoadCheckpoint: %w", err)
@@ -263,6 +314,42 @@ func sameVariables(path string, saved, listed []string) error {
 		// GoMLX's saver adds a global step counter to a context that has none; LossLab does not list it.
 		if inSaved[n] && n != "/global_step" {
 			return fmt.Errorf("%s: variable %s is saved but not listed in %s: damaged", path, n, MetaFile)
+		}
+	}
+	return nil
+}
+
+var tmpDirRe = regexp.MustCompile(`^\.tmp-(step-\d{8,})-\d+(\.old)?$`)
+
+// tidy puts back the steps that a killed save had moved aside and removes the temporary folders of
+// killed saves. The caller holds the run folder's exclusive lock, so no save is in progress.
+func tidy(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	// Complete new copies first, then old copies: a step is restored from the first that exists.
+	sort.SliceStable(entries, func(i, j int) bool {
+		return !strings.HasSuffix(entries[i].Name(), ".old") && strings.HasSuffix(entries[j].Name(), ".old")
+	})
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), ".tmp-") {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		if m := tmpDirRe.FindStringSubmatch(e.Name()); m != nil && e.IsDir() {
+			final := filepath.Join(dir, m[1])
+			_, errFinal := os.Stat(final)
+			_, errMeta := os.Stat(filepath.Join(path, MetaFile))
+			if errors.Is(errFinal, os.ErrNotExist) && errMeta == nil {
+				if err := os.Rename(path, final); err != nil {
+					return fmt.Errorf("restoring %s from %s: %w", final, path, err)
+				}
+				continue
+			}
+		}
+		if err := os.RemoveAll(path); err != nil {
+			return fmt.Errorf("removing %s, left by an interrupted save: %w", path, err)
 		}
 	}
 	return nil
