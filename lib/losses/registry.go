@@ -76,22 +76,17 @@ type Param struct {
 	Doc     string
 }
 
-// Check returns an error naming the parameter if v is outside its valid range.
+// Check returns an error naming the parameter if v is outside its valid range. NaN and ±Inf are
+// outside every range (an infinite bound means "no bound", not a valid value).
 func (p Param) Check(v float64) error {
-	if math.IsNaN(v) || (p.Integer && v != math.Trunc(v)) ||
+	if math.IsNaN(v) || math.IsInf(v, 0) || (p.Integer && v != math.Trunc(v)) ||
 		v < p.Min || v > p.Max || (p.MinOpen && v == p.Min) || (p.MaxOpen && v == p.Max) {
-		lo, hi := "[", "]"
-		if p.MinOpen {
-			lo = "("
-		}
-		if p.MaxOpen {
-			hi = ")"
-		}
 		kind := ""
 		if p.Integer {
 			kind = " (an integer)"
 		}
-		return fmt.Errorf("hyperparameter %s=%g is out of range: valid values are %s%g, %g%s%s", p.Name, v, lo, p.Min, p.Max, hi, kind)
+		return fmt.Errorf("hyperparameter %s=%g is out of range: valid values are finite, in %s%s",
+			p.Name, v, strings.TrimSuffix(p.ParamRange(), " int"), kind)
 	}
 	return nil
 }
