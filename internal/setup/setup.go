@@ -192,10 +192,11 @@ func BuildTools(w io.Writer, p Paths, goCmd string) error {
 // and edits to lib/ are picked up by the next cell. Every other `go` command passes through unchanged.
 const goWrapper = `#!/bin/sh
 # Written by "go run ./kernel install" (LossLab). See internal/setup/setup.go.
-real_go='@GO@'
+real_go=@GO@
 if [ "$1" = "mod" ] && [ "$2" = "init" ]; then
 	"$real_go" "$@" || exit $?
-	repo="${LOSSLAB_REPO:-@REPO@}"
+	repo=@REPO@
+	if [ -n "$LOSSLAB_REPO" ]; then repo=$LOSSLAB_REPO; fi
 	"$real_go" mod edit -require=@MODULE@@v0.0.0-00010101000000-000000000000 -replace=@MODULE@="$repo" || exit $?
 	cp "$repo/go.sum" go.sum 2>/dev/null
 	exit 0
@@ -205,7 +206,7 @@ exec "$real_go" "$@"
 
 // WriteGoWrapper writes the wrapper described at goWrapper into p.Bin/go.
 func WriteGoWrapper(w io.Writer, p Paths, goCmd string) error {
-	script := strings.NewReplacer("@GO@", goCmd, "@REPO@", p.Repo, "@MODULE@", Module).Replace(goWrapper)
+	script := strings.NewReplacer("@GO@", shellQuote(goCmd), "@REPO@", shellQuote(p.Repo), "@MODULE@", Module).Replace(goWrapper)
 	if err := os.MkdirAll(p.Bin, 0o755); err != nil {
 		return err
 	}
@@ -219,6 +220,12 @@ func WriteGoWrapper(w io.Writer, p Paths, goCmd string) error {
 	}
 	Step(w, true, "go wrapper", "wrote "+path)
 	return nil
+}
+
+// shellQuote returns s as one word of a POSIX shell, taken literally: in single quotes, each single
+// quote of s written as '\''. A checkout path may hold quotes, braces, $(…) or backticks.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // KernelSpec is the content of kernel.json.
