@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -92,6 +93,10 @@ func Execute(path string, opts Options) (*Report, error) {
 	}
 	if _, err := os.Stat(abs); err != nil {
 		return nil, err
+	}
+	// A file that is not a notebook is one line of report, not the Python traceback of the driver.
+	if err := readNotebook(abs); err != nil {
+		return &Report{Path: path, Problems: []string{err.Error()}}, nil
 	}
 	dir := opts.Dir
 	if dir == "" {
@@ -185,6 +190,42 @@ for attempt in range(1, 4):
 	return rep, nil
 }
 
+// maxNotebookBytes bounds the notebooks Execute reads (outputs included): far above any of ours.
+const maxNotebookBytes = 512 << 20
+
+// readNotebook checks that path holds a notebook of format 4 with at least one code cell.
+func readNotebook(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if st.Size() > maxNotebookBytes {
+		return fmt.Errorf("%s: %d bytes, more than a notebook this harness runs (%d)", path, st.Size(), maxNotebookBytes)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var nb struct {
+		Notebook
+		Format *int `json:"nbformat"`
+	}
+	if err := json.Unmarshal(b, &nb); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return fmt.Errorf("%s is not a notebook: invalid JSON at byte %d: %v", path, syn.Offset, err)
+		}
+		return fmt.Errorf("%s is not a notebook: %v", path, err)
+	}
+	if nb.Format == nil || *nb.Format != 4 || nb.Cells == nil {
+		return fmt.Errorf("%s is not a Jupyter notebook of format 4 (no \"nbformat\": 4 and \"cells\" list)", path)
+	}
+	if !slices.ContainsFunc(nb.Cells, func(c Cell) bool { return c.CellType == "code" }) {
+		return fmt.Errorf("%s: the notebook has no code cell, so it shows no picture", path)
+	}
+	return nil
+}
+
 var (
 	reExit  = regexp.MustCompile(`(?m)^(\^C\n)?exit status \d+\s*$|(?m)^signal: [a-z ]+$`)
 	rePanic = regexp.MustCompile(`(?m)^panic: |^fatal error: |goroutine \d+ \[running\]`)
@@ -239,7 +280,10 @@ func Check(nb *Notebook) (problems []string, pictures int) {
 			}
 		}
 	}
-	if code > 0 && pictures == 0 {
+	switch {
+	case code == 0:
+		problems = append(problems, "the notebook has no code cell, so it shows no picture")
+	case pictures == 0:
 		problems = append(problems, "the notebook shows no picture (no image/svg/png output, no HTML holding an <svg> or <img>)")
 	}
 	return problems, pictures

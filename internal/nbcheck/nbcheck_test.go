@@ -209,3 +209,44 @@ func killTagged(t *testing.T, tag string) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
+
+// A file that is not a notebook is reported in one line naming the problem, not with the Python
+// traceback of the driver; a notebook with no code cell fails like one whose cells show no picture.
+func TestNotANotebook(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]string{
+		"broken.ipynb":   `{"cells": [`,
+		"array.ipynb":    `[1, 2]`,
+		"empty.ipynb":    ``,
+		"nocells.ipynb":  `{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}`,
+		"markdown.ipynb": `{"cells": [{"cell_type": "markdown", "metadata": {}, "source": ["# hi"]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}`,
+	}
+	for name, body := range cases {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, name)
+			if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Execute(path, Options{Timeout: 2 * time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := strings.Join(rep.Problems, "\n")
+			if rep.OK() || strings.Contains(text, "Traceback") || strings.Count(text, "\n") > 2 {
+				t.Fatalf("want a short failure naming the problem, got:\n%s", rep)
+			}
+			if !strings.Contains(text, name) && !strings.Contains(text, "no code cell") {
+				t.Errorf("the problem should name the file or say there is no code cell: %s", text)
+			}
+		})
+	}
+}
+
+// Check fails a notebook without code cells, as it fails one whose cells show no picture.
+func TestCheckNoCodeCell(t *testing.T) {
+	for _, nb := range []*Notebook{{}, {Cells: []Cell{{CellType: "markdown", Source: "# title"}}}} {
+		if problems, _ := Check(nb); len(problems) != 1 || !strings.Contains(problems[0], "no code cell") {
+			t.Errorf("%d cells, no code: problems %q", len(nb.Cells), problems)
+		}
+	}
+}
