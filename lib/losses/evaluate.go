@@ -111,8 +111,8 @@ func checkInputs(o *Objective, inputs map[string]*tensors.Tensor) ([]Input, dtyp
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return nil, 0, fmt.Errorf("objective %q (kind %s) has no input %q%s; its inputs are: %s",
-			o.Name, o.Kind, unknown[0], suggest(unknown[0], known), kindSignature(o.Kind))
+		return nil, 0, fmt.Errorf("objective %q (kind %s) has no input %s%s; its inputs are: %s",
+			o.Name, o.Kind, quoted(unknown[0]), suggest(unknown[0], known), kindSignature(o.Kind))
 	}
 	var order []Input
 	sizes := map[string]int{}

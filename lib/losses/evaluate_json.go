@@ -29,14 +29,14 @@ func ParseParams(s string) (Params, error) {
 		name, value, ok := strings.Cut(kv, "=")
 		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
 		if !ok || name == "" {
-			return nil, fmt.Errorf("hyperparameter %q is not of the form name=value", strings.TrimSpace(kv))
+			return nil, fmt.Errorf("hyperparameter %s is not of the form name=value", quoted(strings.TrimSpace(kv)))
 		}
 		v, err := strconv.ParseFloat(value, 64)
 		if err != nil {
-			return nil, fmt.Errorf("hyperparameter %s=%q is not a number", name, value)
+			return nil, fmt.Errorf("hyperparameter %s=%s is not a number", clip(name), quoted(value))
 		}
 		if _, dup := p[name]; dup {
-			return nil, fmt.Errorf("hyperparameter %s is set twice", name)
+			return nil, fmt.Errorf("hyperparameter %s is set twice", clip(name))
 		}
 		p[name] = v
 	}
@@ -80,7 +80,7 @@ func DecodeInputs(o *Objective, r io.Reader, floatDType dtypes.DType) (map[strin
 	for _, name := range names {
 		dims, flat, err := flattenJSON(raw[name])
 		if err != nil {
-			return nil, fmt.Errorf("input %q: %w", name, err)
+			return nil, fmt.Errorf("input %s: %w", quoted(name), err)
 		}
 		switch {
 		case isFloat[name] && floatDType == dtypes.Float32:
@@ -95,7 +95,7 @@ func DecodeInputs(o *Objective, r io.Reader, floatDType dtypes.DType) (map[strin
 			f := make([]int32, len(flat))
 			for i, v := range flat {
 				if v != math.Trunc(v) || math.Abs(v) > math.MaxInt32 {
-					return nil, fmt.Errorf("input %q must hold integers, got %g at flat index %d", name, v, i)
+					return nil, fmt.Errorf("input %s must hold integers, got %g at flat index %d", quoted(name), v, i)
 				}
 				f[i] = int32(v)
 			}
