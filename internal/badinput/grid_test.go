@@ -14,26 +14,7 @@ import (
 // to the same values): a cache file cut short is an error naming the cache, not a panic and not a
 // silent restart; a cache of another grid is ignored and the grid recomputed.
 func TestGridCacheDamaged(t *testing.T) {
-	set := blobs(t, 60, 1)
-	m := models.NewMLP(3, 8)
-	var sets []*landscape.ParamSet
-	for seed := range 3 {
-		res := trainedSeed(t, m, set, uint64(seed+1))
-		ps, err := landscape.FromContext(res, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sets = append(sets, ps)
-	}
-	ev, err := landscape.NewEvaluator(landscape.FromModel(m), sets[0], landscape.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl, err := landscape.PlaneThrough(sets[0], sets[1], sets[2])
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := landscape.FromSet(set)
+	ev, pl, d := gridFixture(t)
 	spec := landscape.GridSpec{SMin: 0, SMax: 1, NS: 3, TMin: 0, TMax: 1, NT: 3}
 	cache := filepath.Join(t.TempDir(), "grid.json")
 	part, err := landscape.EvaluateGrid(ev, pl, d, spec, landscape.GridOptions{CacheFile: cache, MaxNewPoints: 4})
@@ -78,25 +59,7 @@ func TestGridCacheDamaged(t *testing.T) {
 // or missing Done), other coordinates, or an edited value is an error naming the cache: never an index
 // panic, never a value returned as if computed.
 func TestGridCacheEdited(t *testing.T) {
-	set := blobs(t, 60, 1)
-	m := models.NewMLP(3, 8)
-	var sets []*landscape.ParamSet
-	for seed := range 3 {
-		ps, err := landscape.FromContext(trainedSeed(t, m, set, uint64(seed+1)), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sets = append(sets, ps)
-	}
-	ev, err := landscape.NewEvaluator(landscape.FromModel(m), sets[0], landscape.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl, err := landscape.PlaneThrough(sets[0], sets[1], sets[2])
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := landscape.FromSet(set)
+	ev, pl, d := gridFixture(t)
 	spec := landscape.GridSpec{SMin: 0, SMax: 1, NS: 3, TMin: 0, TMax: 1, NT: 3}
 	good := filepath.Join(t.TempDir(), "grid.json")
 	if _, err := landscape.EvaluateGrid(ev, pl, d, spec, landscape.GridOptions{CacheFile: good, MaxNewPoints: 4}); err != nil {
@@ -132,5 +95,46 @@ func TestGridCacheEdited(t *testing.T) {
 			})
 			wantErr(t, "landscape.EvaluateGrid with an edited cache ("+name+")", err, "cache", cache)
 		})
+	}
+}
+
+// gridFixture is a plane through three briefly trained MLPs on a small blob task, its evaluator and data.
+func gridFixture(t *testing.T) (*landscape.Evaluator, *landscape.Plane, *landscape.Data) {
+	t.Helper()
+	set := blobs(t, 60, 1)
+	m := models.NewMLP(3, 8)
+	var sets []*landscape.ParamSet
+	for seed := range 3 {
+		ps, err := landscape.FromContext(trainedSeed(t, m, set, uint64(seed+1)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sets = append(sets, ps)
+	}
+	ev, err := landscape.NewEvaluator(landscape.FromModel(m), sets[0], landscape.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := landscape.PlaneThrough(sets[0], sets[1], sets[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev, pl, landscape.FromSet(set)
+}
+
+// TestGridTooLarge: a grid whose values alone would take more memory than landscape.MaxGridBytes
+// (30,000 × 30,000 points: about 15 GB, even when only one point is to be computed) is an error naming
+// the size and the limit, not Go's fatal "out of memory".
+func TestGridTooLarge(t *testing.T) {
+	ev, pl, d := gridFixture(t)
+	for _, spec := range []landscape.GridSpec{
+		{SMin: 0, SMax: 1, NS: 30000, TMin: 0, TMax: 1, NT: 30000},
+		{SMin: 0, SMax: 1, NS: 1 << 40, TMin: 0, TMax: 1, NT: 1 << 40},
+	} {
+		err := call(t, "landscape.EvaluateGrid", func() error {
+			_, err := landscape.EvaluateGrid(ev, pl, d, spec, landscape.GridOptions{MaxNewPoints: 1})
+			return err
+		})
+		wantErr(t, "a 30,000² grid", err, "GB", "MaxGridBytes")
 	}
 }

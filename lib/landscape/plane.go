@@ -375,10 +375,34 @@ type GridOptions struct {
 	MaxNewPoints int
 }
 
+// MaxGridBytes bounds the memory a grid's values may take (Loss, Error and Done, plus its JSON when it
+// is cached): 2 GiB, a grid of some 120 million points, or 26 million with a cache file. A larger grid is
+// an error rather than Go's fatal "out of memory", even when MaxNewPoints asks for only a few points
+// (the grid holds them all).
+const MaxGridBytes = 2 << 30
+
+// checkGridSize estimates the memory of the grid's values and refuses grids above MaxGridBytes.
+func checkGridSize(spec GridSpec, cached bool) error {
+	perPoint := int64(8 + 8 + 1) // Loss, Error, Done
+	if cached {
+		perPoint += 64 // the indented JSON of the three values, written and read whole
+	}
+	maxPoints := int64(MaxGridBytes) / perPoint
+	if int64(spec.NS) > maxPoints || int64(spec.NT) > maxPoints/int64(spec.NS) {
+		need := float64(spec.NS) * float64(spec.NT) * float64(perPoint)
+		return fmt.Errorf("landscape.EvaluateGrid: grid %d×%d needs about %.3g GB for its values, more than the limit of %.3g GB (landscape.MaxGridBytes): use fewer points",
+			spec.NS, spec.NT, need/1e9, float64(MaxGridBytes)/1e9)
+	}
+	return nil
+}
+
 // EvaluateGrid evaluates the plane on the grid, resuming from opts.CacheFile when it matches.
 func EvaluateGrid(ev *Evaluator, pl *Plane, d *Data, spec GridSpec, opts GridOptions) (*Grid, error) {
 	if spec.NS < 1 || spec.NT < 1 {
 		return nil, fmt.Errorf("landscape.EvaluateGrid: grid %d×%d is empty", spec.NS, spec.NT)
+	}
+	if err := checkGridSize(spec, opts.CacheFile != ""); err != nil {
+		return nil, err
 	}
 	if err := d.check(); err != nil {
 		return nil, err
@@ -441,8 +465,8 @@ func EvaluateGrid(ev *Evaluator, pl *Plane, d *Data, spec GridSpec, opts GridOpt
 	return g, nil
 }
 
-// maxCacheBytes bounds a grid cache file: about 40 bytes a point, so 100 million points.
-const maxCacheBytes = 4 << 30
+// maxCacheBytes bounds a grid cache file: the JSON of the largest grid checkGridSize accepts.
+const maxCacheBytes = MaxGridBytes
 
 // readGridCache returns the grid cached in path for the grid of key and spec: nil (compute afresh)
 // when there is no cache, it belongs to another grid, or it was written without a checksum (by an
