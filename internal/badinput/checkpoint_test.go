@@ -158,3 +158,25 @@ func TestCheckpointOfAnotherModel(t *testing.T) {
 	})
 	wantErr(t, "landscape Evaluator of one model at another's parameters", err, "dense_0")
 }
+
+// TestCheckpointOfAnotherActivation: a checkpoint records the model it was saved from; loading it for
+// a model of the same shapes but another name (a tanh MLP's checkpoint for a relu MLP) with
+// train.LoadCheckpointFor is an error naming both, not parameters evaluated with the wrong model.
+func TestCheckpointOfAnotherActivation(t *testing.T) {
+	set := blobs(t, 96, 1)
+	tanh := &models.MLP{Hidden: []int{16}, Classes: 3, Activation: "tanh"}
+	relu := models.NewMLP(3, 16)
+	path, err := train.SaveCheckpoint(t.TempDir(), trained(t, tanh, set), 3, tanh.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = call(t, "train.LoadCheckpointFor", func() error { _, err := train.LoadCheckpointFor(relu, path); return err })
+	wantErr(t, "train.LoadCheckpointFor of a tanh checkpoint for a relu model", err, tanh.Name(), relu.Name())
+	ctx, err := train.LoadCheckpointFor(tanh, path)
+	if err != nil {
+		t.Fatalf("the checkpoint for its own model: %v", err)
+	}
+	if _, err := train.Evaluate(tanh, ctx, set); err != nil {
+		t.Errorf("evaluating it: %v", err)
+	}
+}

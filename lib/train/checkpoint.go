@@ -14,6 +14,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/context/checkpoints"
+
+	"github.com/losslab/losslab/lib/models"
 )
 
 // Checkpoint is one saved checkpoint: a sub-folder "step-00000100" of a run's checkpoint folder. The
@@ -207,6 +209,20 @@ func LoadCheckpoint(path string) (*context.Context, error) {
 		return nil, err
 	}
 	return ctx, nil
+}
+
+// LoadCheckpointFor is LoadCheckpoint for a checkpoint of model m: it is an error if the checkpoint
+// records another model (its name, as SaveCheckpoint was given it, differs from m.Name()), such as a
+// tanh MLP's checkpoint loaded for a relu MLP of the same shapes, which LoadCheckpoint would accept.
+func LoadCheckpointFor(m models.Model, path string) (*context.Context, error) {
+	meta, err := readMeta(path)
+	if err != nil {
+		return nil, fmt.Errorf("train.LoadCheckpoint: %w", err)
+	}
+	if meta.Model != "" && meta.Model != m.Name() {
+		return nil, fmt.Errorf("train.LoadCheckpointFor: %s is a checkpoint of model %s, not of %s", path, meta.Model, m.Name())
+	}
+	return LoadCheckpoint(path)
 }
 
 // LoadCheckpointInto sets ctx's variables to the values of the checkpoint folder path, creating the
