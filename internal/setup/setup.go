@@ -223,7 +223,8 @@ func WriteGoWrapper(w io.Writer, p Paths, goCmd string) error {
 }
 
 // shellQuote returns s as one word of a POSIX shell, taken literally: in single quotes, each single
-// quote of s written as '\''. A checkout path may hold quotes, braces, $(…) or backticks.
+// quote of s closing the quotes, written escaped, and opening them again. A checkout path may hold
+// quotes, braces, $(…) or backticks.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -155,7 +155,9 @@ func TestWrapperQuotesTheCheckoutPath(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var gm struct{ Replace []struct{ Old, New struct{ Path string } } }
+			var gm struct {
+				Replace []struct{ Old, New struct{ Path string } }
+			}
 			if err := json.Unmarshal(js, &gm); err != nil {
 				t.Fatal(err)
 			}
