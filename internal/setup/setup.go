@@ -229,6 +229,52 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+// GuardDir is the folder of the gopls guard (internal/goplsguard), first on the kernel's PATH so that
+// GoNB starts gopls through it.
+func GuardDir(p Paths) string { return filepath.Join(p.Bin, "guard") }
+
+// WriteGoplsGuard builds internal/goplsguard into GuardDir(p)/gopls, when its source or Go changed since
+// the last build: a gopls that ends with its kernel, even a killed one.
+func WriteGoplsGuard(w io.Writer, p Paths, goCmd string) error {
+	src := filepath.Join(p.Repo, "internal", "goplsguard")
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s %d\n", e.Name(), len(data))
+		h.Write(data)
+	}
+	out, err := exec.Command(goCmd, "env", "GOVERSION").Output()
+	if err != nil {
+		return fmt.Errorf("running %s env GOVERSION: %w", goCmd, err)
+	}
+	h.Write(out)
+	stamp := hex.EncodeToString(h.Sum(nil))
+	dir := GuardDir(p)
+	bin, stampPath := filepath.Join(dir, "gopls"), filepath.Join(dir, ".stamp")
+	if old, err := os.ReadFile(stampPath); err == nil && string(old) == stamp && isExecutable(bin) {
+		Step(w, true, "gopls guard", bin+" up to date")
+		return nil
+	}
+	cmd := exec.Command(goCmd, "build", "-o", bin, "./internal/goplsguard")
+	cmd.Dir = p.Repo
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=readonly")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the gopls guard failed: %w\n%s", err, out)
+	}
+	if err := writeFileAtomic(stampPath, []byte(stamp), 0o644); err != nil {
+		return err
+	}
+	Step(w, true, "gopls guard", "built "+bin+" (gopls ends with its kernel)")
+	return nil
+}
+
 // KernelSpec is the content of kernel.json.
 type KernelSpec struct {
 	Argv          []string          `json:"argv"`
@@ -250,9 +296,9 @@ func GoFlags() string {
 
 // MakeKernelSpec builds the kernelspec for the paths.
 func MakeKernelSpec(p Paths, goCmd string) KernelSpec {
-	path := []string{p.Bin, filepath.Dir(goCmd)}
+	path := []string{GuardDir(p), p.Bin, filepath.Dir(goCmd)}
 	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
-		if d != p.Bin && d != filepath.Dir(goCmd) && d != "" {
+		if d != GuardDir(p) && d != p.Bin && d != filepath.Dir(goCmd) && d != "" {
 			path = append(path, d)
 		}
 	}

@@ -82,8 +82,8 @@ func TestKernelSpecAndWrapper(t *testing.T) {
 	if spec.DisplayName != "Go (LossLab)" || spec.Argv[0] != filepath.Join(p.Bin, "gonb") {
 		t.Errorf("unexpected spec %+v", spec)
 	}
-	if first := filepath.SplitList(spec.Env["PATH"])[0]; first != p.Bin {
-		t.Errorf("PATH must start with %s, got %s", p.Bin, first)
+	if path := filepath.SplitList(spec.Env["PATH"]); path[0] != GuardDir(p) || path[1] != p.Bin {
+		t.Errorf("PATH must start with %s and %s, got %s", GuardDir(p), p.Bin, spec.Env["PATH"])
 	}
 	// Second install with nothing to do says so.
 	out.Reset()
