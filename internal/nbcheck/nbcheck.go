@@ -59,6 +59,9 @@ type Options struct {
 	Output string
 	// Env adds environment variables for the kernel (e.g. LOSSLAB_QUICK=1).
 	Env []string
+	// Context, if set, ends the run early when it is done (e.g. on Ctrl-C), as the timeout does:
+	// every process of the run is killed.
+	Context context.Context
 }
 
 // Report is the outcome of one notebook.
@@ -146,7 +149,11 @@ for attempt in range(1, 4):
     write(nb)
     break
 `
-	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
+	parent := opts.Context
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(parent, opts.Timeout)
 	defer cancel()
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, Python, "-c", script, abs, outAbs, opts.Kernel, fmt.Sprint(int(opts.Timeout.Seconds())), dir)
@@ -167,7 +174,10 @@ for attempt in range(1, 4):
 	runErr := cmd.Run()
 	killRun(0, tag)
 	rep := &Report{Path: path, Duration: time.Since(start)}
-	if ctx.Err() != nil {
+	switch {
+	case parent.Err() != nil:
+		rep.Problems = append(rep.Problems, fmt.Sprintf("stopped after %s: %v", rep.Duration.Round(time.Second), context.Cause(parent)))
+	case ctx.Err() != nil:
 		rep.Problems = append(rep.Problems, fmt.Sprintf("timed out after %s", opts.Timeout))
 	}
 	if runErr != nil && ctx.Err() == nil {

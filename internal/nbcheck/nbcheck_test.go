@@ -1,6 +1,7 @@
 package nbcheck
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -188,6 +189,39 @@ func TestTimeoutEndsEverything(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(rep.Problems, "\n"), "timed out after 30s") {
 		t.Errorf("want a problem saying it timed out, got:\n%s", rep)
+	}
+	if left := tagged(tag); len(left) > 0 {
+		t.Errorf("processes of the run still alive after Execute returned: %v", left)
+	}
+}
+
+// A run whose context ends (go run ./kernel execute on Ctrl-C or SIGTERM) stops the same way: Execute
+// returns, says so, and leaves no process of the run behind.
+func TestCancelEndsEverything(t *testing.T) {
+	requireKernel(t)
+	tag := fmt.Sprintf("LOSSLAB_NBCHECK_TEST=%d-%d", os.Getpid(), time.Now().UnixNano())
+	t.Cleanup(func() { killTagged(t, tag) })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan *Report, 1)
+	go func() {
+		rep, err := Execute(filepath.Join("testdata", "loop.ipynb"), Options{Timeout: 10 * time.Minute, Env: []string{tag}, Context: ctx})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- rep
+	}()
+	var rep *Report
+	select {
+	case rep = <-done:
+	case <-time.After(4 * time.Minute):
+		t.Fatalf("Execute had not returned 4 minutes after its context ended; processes of the run: %v", tagged(tag))
+	}
+	if rep == nil {
+		return
+	}
+	if !strings.Contains(strings.Join(rep.Problems, "\n"), "stopped after") {
+		t.Errorf("want a problem saying it was stopped, got:\n%s", rep)
 	}
 	if left := tagged(tag); len(left) > 0 {
 		t.Errorf("processes of the run still alive after Execute returned: %v", left)
