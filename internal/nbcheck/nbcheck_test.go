@@ -167,45 +167,27 @@ print(KernelSpecManager().get_kernel_spec("losslab").resource_dir)`).Output()
 // so, and leaves no process of the run behind (the kernel, the cell program, gopls). Before, it never
 // returned: the kernel outlived the killed driver and held its output pipe.
 func TestTimeoutEndsEverything(t *testing.T) {
-	requireKernel(t)
-	tag := fmt.Sprintf("LOSSLAB_NBCHECK_TEST=%d-%d", os.Getpid(), time.Now().UnixNano())
-	t.Cleanup(func() { killTagged(t, tag) })
-	done := make(chan *Report, 1)
-	go func() {
-		rep, err := Execute(filepath.Join("testdata", "loop.ipynb"), Options{Timeout: 30 * time.Second, Env: []string{tag}})
-		if err != nil {
-			t.Error(err)
-		}
-		done <- rep
-	}()
-	var rep *Report
-	select {
-	case rep = <-done:
-	case <-time.After(4 * time.Minute):
-		t.Fatalf("Execute had not returned 4 minutes after its 30 s timeout; processes of the run: %v", tagged(tag))
-	}
-	if rep == nil {
-		return
-	}
-	if !strings.Contains(strings.Join(rep.Problems, "\n"), "timed out after 30s") {
-		t.Errorf("want a problem saying it timed out, got:\n%s", rep)
-	}
-	if left := tagged(tag); len(left) > 0 {
-		t.Errorf("processes of the run still alive after Execute returned: %v", left)
-	}
+	stopLoop(t, Options{Timeout: 30 * time.Second}, "timed out after 30s")
 }
 
-// A run whose context ends (go run ./kernel execute on Ctrl-C or SIGTERM) stops the same way: Execute
-// returns, says so, and leaves no process of the run behind.
+// A run whose context ends (go run ./kernel execute on Ctrl-C or SIGTERM) stops the same way.
 func TestCancelEndsEverything(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	stopLoop(t, Options{Timeout: 10 * time.Minute, Context: ctx}, "stopped after")
+}
+
+// stopLoop runs testdata/loop.ipynb with opts, which must stop it: Execute must return within minutes
+// with a problem mentioning want, and no process of the run (found by a tag in their environment)
+// may be left.
+func stopLoop(t *testing.T, opts Options, want string) {
 	requireKernel(t)
 	tag := fmt.Sprintf("LOSSLAB_NBCHECK_TEST=%d-%d", os.Getpid(), time.Now().UnixNano())
 	t.Cleanup(func() { killTagged(t, tag) })
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	opts.Env = append(opts.Env, tag)
 	done := make(chan *Report, 1)
 	go func() {
-		rep, err := Execute(filepath.Join("testdata", "loop.ipynb"), Options{Timeout: 10 * time.Minute, Env: []string{tag}, Context: ctx})
+		rep, err := Execute(filepath.Join("testdata", "loop.ipynb"), opts)
 		if err != nil {
 			t.Error(err)
 		}
@@ -215,13 +197,13 @@ func TestCancelEndsEverything(t *testing.T) {
 	select {
 	case rep = <-done:
 	case <-time.After(4 * time.Minute):
-		t.Fatalf("Execute had not returned 4 minutes after its context ended; processes of the run: %v", tagged(tag))
+		t.Fatalf("Execute had not returned 4 minutes after it should have stopped; processes of the run: %v", tagged(tag))
 	}
 	if rep == nil {
 		return
 	}
-	if !strings.Contains(strings.Join(rep.Problems, "\n"), "stopped after") {
-		t.Errorf("want a problem saying it was stopped, got:\n%s", rep)
+	if !strings.Contains(strings.Join(rep.Problems, "\n"), want) {
+		t.Errorf("want a problem mentioning %q, got:\n%s", want, rep)
 	}
 	if left := tagged(tag); len(left) > 0 {
 		t.Errorf("processes of the run still alive after Execute returned: %v", left)

@@ -136,12 +136,32 @@ func toolsStamp(p Paths, goCmd string) (string, error) {
 		}
 		h.Write(data)
 	}
+	version, err := goVersion(goCmd)
+	if err != nil {
+		return "", err
+	}
+	h.Write(version)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func goVersion(goCmd string) ([]byte, error) {
 	out, err := exec.Command(goCmd, "env", "GOVERSION").Output()
 	if err != nil {
-		return "", fmt.Errorf("running %s env GOVERSION: %w", goCmd, err)
+		return nil, fmt.Errorf("running %s env GOVERSION: %w", goCmd, err)
 	}
-	h.Write(out)
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return out, nil
+}
+
+// buildStamped runs the go command with args in the checkout (module read-only) and, when it succeeds,
+// writes stamp to stampPath; what names the build in the error.
+func buildStamped(p Paths, goCmd, what string, args []string, stampPath, stamp string) error {
+	cmd := exec.Command(goCmd, args...)
+	cmd.Dir = p.Repo
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=readonly")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building %s failed: %w\n%s", what, err, out)
+	}
+	return writeFileAtomic(stampPath, []byte(stamp), 0o644)
 }
 
 // BuildTools builds GoNB, goimports and gopls from go.mod's pinned tool versions into p.Bin. It does
@@ -173,13 +193,7 @@ func BuildTools(w io.Writer, p Paths, goCmd string) error {
 	for _, t := range Tools {
 		args = append(args, t.Package)
 	}
-	cmd := exec.Command(goCmd, args...)
-	cmd.Dir = p.Repo
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=readonly")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("building the tools failed: %w\n%s", err, out)
-	}
-	if err := writeFileAtomic(stampPath, []byte(stamp), 0o644); err != nil {
+	if err := buildStamped(p, goCmd, "the tools", args, stampPath, stamp); err != nil {
 		return err
 	}
 	Step(w, true, "tools", "built gonb, goimports, gopls into "+p.Bin)
@@ -250,11 +264,11 @@ func WriteGoplsGuard(w io.Writer, p Paths, goCmd string) error {
 		fmt.Fprintf(h, "%s %d\n", e.Name(), len(data))
 		h.Write(data)
 	}
-	out, err := exec.Command(goCmd, "env", "GOVERSION").Output()
+	version, err := goVersion(goCmd)
 	if err != nil {
-		return fmt.Errorf("running %s env GOVERSION: %w", goCmd, err)
+		return err
 	}
-	h.Write(out)
+	h.Write(version)
 	stamp := hex.EncodeToString(h.Sum(nil))
 	dir := GuardDir(p)
 	bin, stampPath := filepath.Join(dir, "gopls"), filepath.Join(dir, ".stamp")
@@ -262,13 +276,7 @@ func WriteGoplsGuard(w io.Writer, p Paths, goCmd string) error {
 		Step(w, true, "gopls guard", bin+" up to date")
 		return nil
 	}
-	cmd := exec.Command(goCmd, "build", "-o", bin, "./internal/goplsguard")
-	cmd.Dir = p.Repo
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=readonly")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("building the gopls guard failed: %w\n%s", err, out)
-	}
-	if err := writeFileAtomic(stampPath, []byte(stamp), 0o644); err != nil {
+	if err := buildStamped(p, goCmd, "the gopls guard", []string{"build", "-o", bin, "./internal/goplsguard"}, stampPath, stamp); err != nil {
 		return err
 	}
 	Step(w, true, "gopls guard", "built "+bin+" (gopls ends with its kernel)")
