@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -133,9 +135,15 @@ func cmdExecute(args []string) error {
 	if err := nbcheck.KernelInstalled("losslab"); err != nil {
 		return err
 	}
+	// Ctrl-C or SIGTERM stops the notebook running and every process it started, then the command.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	failed := 0
 	for _, path := range fs.Args() {
-		opts := nbcheck.Options{Timeout: *timeout}
+		if ctx.Err() != nil {
+			return errors.New("stopped")
+		}
+		opts := nbcheck.Options{Timeout: *timeout, Context: ctx}
 		if *inplace {
 			opts.Output = path + ".executed"
 		}

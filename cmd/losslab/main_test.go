@@ -104,6 +104,10 @@ func TestErrors(t *testing.T) {
 		{`{"logits": [[2, 1, 0.1]], "labels": [7]}`, []string{"objective", "eval", "ce"}, "class index in [0,3)"},
 		{`{"logits": [["a", 1, 0.1]], "labels": [0]}`, []string{"objective", "eval", "ce"}, "is a string"},
 		{`{"logits": [[2, 1, 0.1]], "labels": [0], "weights": [1]}`, []string{"objective", "eval", "ce"}, `no input "weights"`},
+		{`{"logits": [[2, 1, 0.1]], "labels": [0], "` + strings.Repeat("k", 1<<20) + `": [1]}`, []string{"objective", "eval", "ce"}, `no input "kkkk`},
+		{`{"logits": [[2, 1, 0.1]], "labels": [0], "` + strings.Repeat("k", 1<<20) + `": [[1], []]}`, []string{"objective", "eval", "ce"}, `input "kkkk`},
+		{batch, []string{"objective", "eval", "gce", "--set", strings.Repeat("q", 1<<20) + "=1"}, `no hyperparameter "qqqq`},
+		{batch, []string{"objective", "eval", "gce", "--set", "q=" + strings.Repeat("1", 1<<20) + "x"}, `q="1111`},
 		{batch, []string{"objectiv", "list"}, "unknown command"},
 		{batch, []string{"objective", "lst"}, "unknown verb"},
 		{batch, []string{"objective", "list", "extra"}, "takes no arguments"},
@@ -111,11 +115,14 @@ func TestErrors(t *testing.T) {
 	for _, c := range cases {
 		_, err := runCmd(t, c.stdin, c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%v: error %v, want it to contain %q", c.args, err, c.want)
+			t.Errorf("%.100v: error %.300v, want it to contain %q", c.args, err, c.want)
 			continue
 		}
 		if strings.Contains(err.Error(), "\n") {
-			t.Errorf("%v: error spans lines: %q", c.args, err)
+			t.Errorf("%v: error spans lines: %.300q", c.args, err)
+		}
+		if len(err.Error()) > 1000 {
+			t.Errorf("%.100v: error of %d bytes echoes the input: %.300q…", c.args, len(err.Error()), err)
 		}
 	}
 }

@@ -126,6 +126,18 @@ func TestCheckpointOfAnotherModel(t *testing.T) {
 		t.Errorf("a rejected LoadCheckpointInto changed the context's parameters")
 	}
 
+	// The same when the first variables match and a later one does not (mlp-16-3 into mlp-16-16-3):
+	// dense_0 must not be overwritten before dense_1 is found to differ.
+	deep := models.NewMLP(3, 16, 16)
+	deepCtx := trained(t, deep, set)
+	before, _ = train.Flat(deepCtx)
+	err = call(t, "train.LoadCheckpointInto", func() error { return train.LoadCheckpointInto(deepCtx, pa) })
+	wantErr(t, "train.LoadCheckpointInto mlp-16-3 into mlp-16-16-3", err, "dense_1")
+	after, _ = train.Flat(deepCtx)
+	if !slices.Equal(before, after) {
+		t.Errorf("a LoadCheckpointInto rejected at dense_1 changed the context's parameters (dense_0 overwritten)")
+	}
+
 	a, err := landscape.FromCheckpoint(pa, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -145,4 +157,26 @@ func TestCheckpointOfAnotherModel(t *testing.T) {
 		return err
 	})
 	wantErr(t, "landscape Evaluator of one model at another's parameters", err, "dense_0")
+}
+
+// TestCheckpointOfAnotherActivation: a checkpoint records the model it was saved from; loading it for
+// a model of the same shapes but another name (a tanh MLP's checkpoint for a relu MLP) with
+// train.LoadCheckpointFor is an error naming both, not parameters evaluated with the wrong model.
+func TestCheckpointOfAnotherActivation(t *testing.T) {
+	set := blobs(t, 96, 1)
+	tanh := &models.MLP{Hidden: []int{16}, Classes: 3, Activation: "tanh"}
+	relu := models.NewMLP(3, 16)
+	path, err := train.SaveCheckpoint(t.TempDir(), trained(t, tanh, set), 3, tanh.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = call(t, "train.LoadCheckpointFor", func() error { _, err := train.LoadCheckpointFor(relu, path); return err })
+	wantErr(t, "train.LoadCheckpointFor of a tanh checkpoint for a relu model", err, tanh.Name(), relu.Name())
+	ctx, err := train.LoadCheckpointFor(tanh, path)
+	if err != nil {
+		t.Fatalf("the checkpoint for its own model: %v", err)
+	}
+	if _, err := train.Evaluate(tanh, ctx, set); err != nil {
+		t.Errorf("evaluating it: %v", err)
+	}
 }

@@ -15,9 +15,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 )
+
+// runCounter numbers the runs of this process, for their tags.
+var runCounter atomic.Int64
 
 // Python runs Jupyter: Debian's interpreter, not a pyenv one.
 const Python = "/usr/bin/python3"
@@ -54,6 +59,9 @@ type Options struct {
 	Output string
 	// Env adds environment variables for the kernel (e.g. LOSSLAB_QUICK=1).
 	Env []string
+	// Context, if set, ends the run early when it is done (e.g. on Ctrl-C), as the timeout does:
+	// every process of the run is killed.
+	Context context.Context
 }
 
 // Report is the outcome of one notebook.
@@ -88,6 +96,10 @@ func Execute(path string, opts Options) (*Report, error) {
 	}
 	if _, err := os.Stat(abs); err != nil {
 		return nil, err
+	}
+	// A file that is not a notebook is one line of report, not the Python traceback of the driver.
+	if err := readNotebook(abs); err != nil {
+		return &Report{Path: path, Problems: []string{err.Error()}}, nil
 	}
 	dir := opts.Dir
 	if dir == "" {
@@ -137,18 +149,35 @@ for attempt in range(1, 4):
     write(nb)
     break
 `
-	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
+	parent := opts.Context
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(parent, opts.Timeout)
 	defer cancel()
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, Python, "-c", script, abs, outAbs, opts.Kernel, fmt.Sprint(int(opts.Timeout.Seconds())), dir)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), opts.Env...)
+	// Every process of the run (the driver, the kernel Jupyter starts in a session of its own, the cell
+	// programs, gopls) inherits this tag, so that at the timeout, and after a normal end, nothing of the
+	// run survives: not a cell stuck in `for {}`, and not a kernel holding the output pipe open.
+	tag := fmt.Sprintf("LOSSLAB_NBCHECK_RUN=%d-%d", os.Getpid(), runCounter.Add(1))
+	cmd.Env = append(append(os.Environ(), opts.Env...), tag)
+	cmd.Cancel = func() error {
+		killRun(cmd.Process.Pid, tag)
+		return nil
+	}
+	cmd.WaitDelay = 10 * time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	cmd.Stdout = &stderr
 	runErr := cmd.Run()
+	killRun(0, tag)
 	rep := &Report{Path: path, Duration: time.Since(start)}
-	if ctx.Err() != nil {
+	switch {
+	case parent.Err() != nil:
+		rep.Problems = append(rep.Problems, fmt.Sprintf("stopped after %s: %v", rep.Duration.Round(time.Second), context.Cause(parent)))
+	case ctx.Err() != nil:
 		rep.Problems = append(rep.Problems, fmt.Sprintf("timed out after %s", opts.Timeout))
 	}
 	if runErr != nil && ctx.Err() == nil {
@@ -169,6 +198,42 @@ for attempt in range(1, 4):
 	rep.Problems = append(rep.Problems, problems...)
 	rep.Pictures = pictures
 	return rep, nil
+}
+
+// maxNotebookBytes bounds the notebooks Execute reads (outputs included): far above any of ours.
+const maxNotebookBytes = 512 << 20
+
+// readNotebook checks that path holds a notebook of format 4 with at least one code cell.
+func readNotebook(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if st.Size() > maxNotebookBytes {
+		return fmt.Errorf("%s: %d bytes, more than a notebook this harness runs (%d)", path, st.Size(), maxNotebookBytes)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var nb struct {
+		Notebook
+		Format *int `json:"nbformat"`
+	}
+	if err := json.Unmarshal(b, &nb); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return fmt.Errorf("%s is not a notebook: invalid JSON at byte %d: %v", path, syn.Offset, err)
+		}
+		return fmt.Errorf("%s is not a notebook: %v", path, err)
+	}
+	if nb.Format == nil || *nb.Format != 4 || nb.Cells == nil {
+		return fmt.Errorf("%s is not a Jupyter notebook of format 4 (no \"nbformat\": 4 and \"cells\" list)", path)
+	}
+	if !slices.ContainsFunc(nb.Cells, func(c Cell) bool { return c.CellType == "code" }) {
+		return fmt.Errorf("%s: the notebook has no code cell, so it shows no picture", path)
+	}
+	return nil
 }
 
 var (
@@ -225,7 +290,10 @@ func Check(nb *Notebook) (problems []string, pictures int) {
 			}
 		}
 	}
-	if code > 0 && pictures == 0 {
+	switch {
+	case code == 0:
+		problems = append(problems, "the notebook has no code cell, so it shows no picture")
+	case pictures == 0:
 		problems = append(problems, "the notebook shows no picture (no image/svg/png output, no HTML holding an <svg> or <img>)")
 	}
 	return problems, pictures

@@ -1,12 +1,14 @@
 package nbcheck
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -158,5 +160,109 @@ print(KernelSpecManager().get_kernel_spec("losslab").resource_dir)`).Output()
 	}
 	if !rep.OK() || rep.Pictures != 1 {
 		t.Fatalf("after one failed kernel start the notebook should pass with 1 picture, got:\n%s", rep)
+	}
+}
+
+// A notebook that never finishes (a cell running `for {}`) ends at the timeout: Execute returns, says
+// so, and leaves no process of the run behind (the kernel, the cell program, gopls). Before, it never
+// returned: the kernel outlived the killed driver and held its output pipe.
+func TestTimeoutEndsEverything(t *testing.T) {
+	stopLoop(t, Options{Timeout: 30 * time.Second}, "timed out after 30s")
+}
+
+// A run whose context ends (go run ./kernel execute on Ctrl-C or SIGTERM) stops the same way.
+func TestCancelEndsEverything(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	stopLoop(t, Options{Timeout: 10 * time.Minute, Context: ctx}, "stopped after")
+}
+
+// stopLoop runs testdata/loop.ipynb with opts, which must stop it: Execute must return within minutes
+// with a problem mentioning want, and no process of the run (found by a tag in their environment)
+// may be left.
+func stopLoop(t *testing.T, opts Options, want string) {
+	requireKernel(t)
+	tag := fmt.Sprintf("LOSSLAB_NBCHECK_TEST=%d-%d", os.Getpid(), time.Now().UnixNano())
+	t.Cleanup(func() { killTagged(t, tag) })
+	opts.Env = append(opts.Env, tag)
+	done := make(chan *Report, 1)
+	go func() {
+		rep, err := Execute(filepath.Join("testdata", "loop.ipynb"), opts)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- rep
+	}()
+	var rep *Report
+	select {
+	case rep = <-done:
+	case <-time.After(4 * time.Minute):
+		t.Fatalf("Execute had not returned 4 minutes after it should have stopped; processes of the run: %v", tagged(tag))
+	}
+	if rep == nil {
+		return
+	}
+	if !strings.Contains(strings.Join(rep.Problems, "\n"), want) {
+		t.Errorf("want a problem mentioning %q, got:\n%s", want, rep)
+	}
+	if left := tagged(tag); len(left) > 0 {
+		t.Errorf("processes of the run still alive after Execute returned: %v", left)
+	}
+}
+
+// tagged lists the processes (pid: command) whose environment holds tag.
+func tagged(tag string) []string {
+	var out []string
+	for _, pid := range processesWithEnv(tag) {
+		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		out = append(out, fmt.Sprintf("%d: %s", pid, strings.ReplaceAll(string(cmd), "\x00", " ")))
+	}
+	return out
+}
+
+func killTagged(t *testing.T, tag string) {
+	for _, pid := range processesWithEnv(tag) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// A file that is not a notebook is reported in one line naming the problem, not with the Python
+// traceback of the driver; a notebook with no code cell fails like one whose cells show no picture.
+func TestNotANotebook(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]string{
+		"broken.ipynb":   `{"cells": [`,
+		"array.ipynb":    `[1, 2]`,
+		"empty.ipynb":    ``,
+		"nocells.ipynb":  `{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}`,
+		"markdown.ipynb": `{"cells": [{"cell_type": "markdown", "metadata": {}, "source": ["# hi"]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}`,
+	}
+	for name, body := range cases {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, name)
+			if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Execute(path, Options{Timeout: 2 * time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := strings.Join(rep.Problems, "\n")
+			if rep.OK() || strings.Contains(text, "Traceback") || strings.Count(text, "\n") > 2 {
+				t.Fatalf("want a short failure naming the problem, got:\n%s", rep)
+			}
+			if !strings.Contains(text, name) && !strings.Contains(text, "no code cell") {
+				t.Errorf("the problem should name the file or say there is no code cell: %s", text)
+			}
+		})
+	}
+}
+
+// Check fails a notebook without code cells, as it fails one whose cells show no picture.
+func TestCheckNoCodeCell(t *testing.T) {
+	for _, nb := range []*Notebook{{}, {Cells: []Cell{{CellType: "markdown", Source: "# title"}}}} {
+		if problems, _ := Check(nb); len(problems) != 1 || !strings.Contains(problems[0], "no code cell") {
+			t.Errorf("%d cells, no code: problems %q", len(nb.Cells), problems)
+		}
 	}
 }

@@ -40,6 +40,7 @@ func Doctor(w io.Writer, p Paths) int {
 		check(isExecutable(path), t.Name, path, fixInstall)
 	}
 	check(isExecutable(filepath.Join(p.Bin, "go")), "go wrapper", filepath.Join(p.Bin, "go"), fixInstall)
+	check(isExecutable(filepath.Join(GuardDir(p), "gopls")), "gopls guard", filepath.Join(GuardDir(p), "gopls"), fixInstall)
 	if goCmd != "" {
 		if stamp, err := toolsStamp(p, goCmd); err == nil {
 			old, _ := os.ReadFile(filepath.Join(p.Bin, ".tools-stamp"))

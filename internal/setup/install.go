@@ -49,6 +49,9 @@ func Install(w io.Writer, p Paths, opts Options) error {
 	if err := WriteGoWrapper(w, p, goCmd); err != nil {
 		return err
 	}
+	if err := WriteGoplsGuard(w, p, goCmd); err != nil {
+		return err
+	}
 	if err := installPlotly(w, p); err != nil {
 		Step(w, false, "plotly.js", err.Error()+" — interactive plots fall back to static ones")
 	}

@@ -137,12 +137,32 @@ func toolsStamp(p Paths, goCmd string) (string, error) {
 		}
 		h.Write(data)
 	}
+	version, err := goVersion(goCmd)
+	if err != nil {
+		return "", err
+	}
+	h.Write(version)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func goVersion(goCmd string) ([]byte, error) {
 	out, err := exec.Command(goCmd, "env", "GOVERSION").Output()
 	if err != nil {
-		return "", fmt.Errorf("running %s env GOVERSION: %w", goCmd, err)
+		return nil, fmt.Errorf("running %s env GOVERSION: %w", goCmd, err)
 	}
-	h.Write(out)
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return out, nil
+}
+
+// buildStamped runs the go command with args in the checkout (module read-only) and, when it succeeds,
+// writes stamp to stampPath; what names the build in the error.
+func buildStamped(p Paths, goCmd, what string, args []string, stampPath, stamp string) error {
+	cmd := exec.Command(goCmd, args...)
+	cmd.Dir = p.Repo
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=readonly")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building %s failed: %w\n%s", what, err, out)
+	}
+	return writeFileAtomic(stampPath, []byte(stamp), 0o644)
 }
 
 // BuildTools builds GoNB, goimports and gopls from go.mod's pinned tool versions into p.Bin. It does
@@ -174,13 +194,7 @@ func BuildTools(w io.Writer, p Paths, goCmd string) error {
 	for _, t := range Tools {
 		args = append(args, t.Package)
 	}
-	cmd := exec.Command(goCmd, args...)
-	cmd.Dir = p.Repo
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=readonly")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("building the tools failed: %w\n%s", err, out)
-	}
-	if err := writeFileAtomic(stampPath, []byte(stamp), 0o644); err != nil {
+	if err := buildStamped(p, goCmd, "the tools", args, stampPath, stamp); err != nil {
 		return err
 	}
 	Step(w, true, "tools", "built gonb, goimports, gopls into "+p.Bin)
@@ -193,10 +207,11 @@ func BuildTools(w io.Writer, p Paths, goCmd string) error {
 // and edits to lib/ are picked up by the next cell. Every other `go` command passes through unchanged.
 const goWrapper = `#!/bin/sh
 # Written by "go run ./kernel install" (LossLab). See internal/setup/setup.go.
-real_go='@GO@'
+real_go=@GO@
 if [ "$1" = "mod" ] && [ "$2" = "init" ]; then
 	"$real_go" "$@" || exit $?
-	repo="${LOSSLAB_REPO:-@REPO@}"
+	repo=@REPO@
+	if [ -n "$LOSSLAB_REPO" ]; then repo=$LOSSLAB_REPO; fi
 	"$real_go" mod edit -require=@MODULE@@v0.0.0-00010101000000-000000000000 -replace=@MODULE@="$repo" || exit $?
 	cp "$repo/go.sum" go.sum 2>/dev/null
 	exit 0
@@ -206,7 +221,7 @@ exec "$real_go" "$@"
 
 // WriteGoWrapper writes the wrapper described at goWrapper into p.Bin/go.
 func WriteGoWrapper(w io.Writer, p Paths, goCmd string) error {
-	script := strings.NewReplacer("@GO@", goCmd, "@REPO@", p.Repo, "@MODULE@", Module).Replace(goWrapper)
+	script := strings.NewReplacer("@GO@", shellQuote(goCmd), "@REPO@", shellQuote(p.Repo), "@MODULE@", Module).Replace(goWrapper)
 	if err := os.MkdirAll(p.Bin, 0o755); err != nil {
 		return err
 	}
@@ -219,6 +234,53 @@ func WriteGoWrapper(w io.Writer, p Paths, goCmd string) error {
 		return err
 	}
 	Step(w, true, "go wrapper", "wrote "+path)
+	return nil
+}
+
+// shellQuote returns s as one word of a POSIX shell, taken literally: in single quotes, each single
+// quote of s closing the quotes, written escaped, and opening them again. A checkout path may hold
+// quotes, braces, $(…) or backticks.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// GuardDir is the folder of the gopls guard (internal/goplsguard), first on the kernel's PATH so that
+// GoNB starts gopls through it.
+func GuardDir(p Paths) string { return filepath.Join(p.Bin, "guard") }
+
+// WriteGoplsGuard builds internal/goplsguard into GuardDir(p)/gopls, when its source or Go changed since
+// the last build: a gopls that ends with its kernel, even a killed one.
+func WriteGoplsGuard(w io.Writer, p Paths, goCmd string) error {
+	src := filepath.Join(p.Repo, "internal", "goplsguard")
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s %d\n", e.Name(), len(data))
+		h.Write(data)
+	}
+	version, err := goVersion(goCmd)
+	if err != nil {
+		return err
+	}
+	h.Write(version)
+	stamp := hex.EncodeToString(h.Sum(nil))
+	dir := GuardDir(p)
+	bin, stampPath := filepath.Join(dir, "gopls"), filepath.Join(dir, ".stamp")
+	if old, err := os.ReadFile(stampPath); err == nil && string(old) == stamp && isExecutable(bin) {
+		Step(w, true, "gopls guard", bin+" up to date")
+		return nil
+	}
+	if err := buildStamped(p, goCmd, "the gopls guard", []string{"build", "-o", bin, "./internal/goplsguard"}, stampPath, stamp); err != nil {
+		return err
+	}
+	Step(w, true, "gopls guard", "built "+bin+" (gopls ends with its kernel)")
 	return nil
 }
 
@@ -243,9 +305,9 @@ func GoFlags() string {
 
 // MakeKernelSpec builds the kernelspec for the paths.
 func MakeKernelSpec(p Paths, goCmd string) KernelSpec {
-	path := []string{p.Bin, filepath.Dir(goCmd)}
+	path := []string{GuardDir(p), p.Bin, filepath.Dir(goCmd)}
 	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
-		if d != p.Bin && d != filepath.Dir(goCmd) && d != "" {
+		if d != GuardDir(p) && d != p.Bin && d != filepath.Dir(goCmd) && d != "" {
 			path = append(path, d)
 		}
 	}

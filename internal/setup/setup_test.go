@@ -1,6 +1,7 @@
 package setup
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,8 +82,8 @@ func TestKernelSpecAndWrapper(t *testing.T) {
 	if spec.DisplayName != "Go (LossLab)" || spec.Argv[0] != filepath.Join(p.Bin, "gonb") {
 		t.Errorf("unexpected spec %+v", spec)
 	}
-	if first := filepath.SplitList(spec.Env["PATH"])[0]; first != p.Bin {
-		t.Errorf("PATH must start with %s, got %s", p.Bin, first)
+	if path := filepath.SplitList(spec.Env["PATH"]); path[0] != GuardDir(p) || path[1] != p.Bin {
+		t.Errorf("PATH must start with %s and %s, got %s", GuardDir(p), p.Bin, spec.Env["PATH"])
 	}
 	// Second install with nothing to do says so.
 	out.Reset()
@@ -103,5 +104,74 @@ func TestKernelSpecAndWrapper(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(mod, "go.sum")); err != nil {
 		t.Errorf("go.sum not copied: %v", err)
+	}
+}
+
+// The wrapper works for a checkout whose path holds characters special to the shell: the path is
+// quoted, never executed (`…` and $(…) once ran commands when LOSSLAB_REPO was unset), never cut at a
+// quote (which killed the kernel at start) or a brace (which mangled the replace target).
+func TestWrapperQuotesTheCheckoutPath(t *testing.T) {
+	real := repo(t)
+	goCmd, err := RealGo(Paths{Repo: real})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{`with "quote`, `with }brace`, "with `touch PWNED` backticks", `with $(touch PWNED) dollar`, `with 'single' quotes`} {
+		t.Run(name, func(t *testing.T) {
+			base := t.TempDir()
+			p := Paths{Repo: filepath.Join(base, name), Home: filepath.Join(base, "home")}
+			p.Bin = filepath.Join(p.Home, "bin")
+			if err := os.MkdirAll(p.Repo, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []string{"go.mod", "go.sum"} {
+				b, err := os.ReadFile(filepath.Join(real, f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(p.Repo, f), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var out strings.Builder
+			if err := WriteGoWrapper(&out, p, goCmd); err != nil {
+				t.Fatal(err)
+			}
+			mod := filepath.Join(base, "cell")
+			if err := os.MkdirAll(mod, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(filepath.Join(p.Bin, "go"), "mod", "init", "cellmod")
+			cmd.Dir = mod
+			for _, kv := range os.Environ() {
+				if !strings.HasPrefix(kv, "LOSSLAB_REPO=") {
+					cmd.Env = append(cmd.Env, kv)
+				}
+			}
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("wrapper go mod init: %v\n%s", err, b)
+			}
+			js, err := exec.Command(goCmd, "mod", "edit", "-json", filepath.Join(mod, "go.mod")).Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var gm struct {
+				Replace []struct{ Old, New struct{ Path string } }
+			}
+			if err := json.Unmarshal(js, &gm); err != nil {
+				t.Fatal(err)
+			}
+			if len(gm.Replace) != 1 || gm.Replace[0].Old.Path != Module || gm.Replace[0].New.Path != p.Repo {
+				t.Errorf("replace directives %+v, want %s => %q", gm.Replace, Module, p.Repo)
+			}
+			if _, err := os.Stat(filepath.Join(mod, "go.sum")); err != nil {
+				t.Errorf("go.sum not copied: %v", err)
+			}
+			for _, dir := range []string{mod, base, p.Bin} {
+				if _, err := os.Stat(filepath.Join(dir, "PWNED")); err == nil {
+					t.Errorf("the checkout path was executed as a command (%s/PWNED exists)", dir)
+				}
+			}
+		})
 	}
 }

@@ -1,7 +1,7 @@
 package data
 
 import (
-	"bytes"
+	"bufio"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -254,15 +254,21 @@ func loadFashion(dir, prefix string) (*fashionRaw, error) {
 	return raw, nil
 }
 
+// maxIDXExamples bounds the number of examples an idx header may announce: eight times the largest
+// Fashion-MNIST split, so that a damaged header cannot make readIDX allocate gigabytes.
+const maxIDXExamples = 500_000
+
 // readIDX reads an idx file (name or name.gz in dir) of unsigned bytes: a big-endian header of magic
-// (0x0000 08 ndim), ndim sizes, then the data. dims are the expected sizes after the first.
+// (0x0000 08 ndim), ndim sizes, then the data. dims are the expected sizes after the first. It reads
+// the header first and then exactly the data it announces, so a file that expands to more (a damaged
+// or hostile gzip) is an error, never an allocation of whatever it expands to.
 func readIDX(dir, name string, magic uint32, dims []int) ([]uint8, error) {
 	path := filepath.Join(dir, name+".gz")
-	content, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	gzipped := true
 	if errors.Is(err, fs.ErrNotExist) {
-		if c, err2 := os.ReadFile(filepath.Join(dir, name)); err2 == nil {
-			content, err, gzipped, path = c, nil, false, filepath.Join(dir, name)
+		if f2, err2 := os.Open(filepath.Join(dir, name)); err2 == nil {
+			f, err, gzipped, path = f2, nil, false, filepath.Join(dir, name)
 		}
 	}
 	if errors.Is(err, fs.ErrNotExist) {
@@ -272,42 +278,47 @@ func readIDX(dir, name string, magic uint32, dims []int) ([]uint8, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data: reading Fashion-MNIST: %w", err)
 	}
+	defer func() { _ = f.Close() }()
 	corrupt := func(why string, args ...any) error {
 		return fmt.Errorf("data: Fashion-MNIST file %s is truncated or corrupt: %s (reinstall with apt-get install --reinstall dataset-fashion-mnist)",
 			path, fmt.Sprintf(why, args...))
 	}
-	body := content
+	var r io.Reader = bufio.NewReader(f)
 	if gzipped {
-		zr, err := gzip.NewReader(bytes.NewReader(content))
+		zr, err := gzip.NewReader(r)
 		if err != nil {
 			return nil, corrupt("%v", err)
 		}
-		// The idx payload is about 1.78 times the gzipped size for Fashion-MNIST; start there.
-		var buf bytes.Buffer
-		buf.Grow(2 * len(content))
-		if _, err := io.Copy(&buf, zr); err != nil {
-			return nil, corrupt("%v", err)
-		}
-		body = buf.Bytes()
+		r = zr
 	}
 	ndim := 1 + len(dims)
-	header := 4 + 4*ndim
-	if len(body) < header {
-		return nil, corrupt("%d bytes, shorter than the %d-byte header", len(body), header)
+	header := make([]byte, 4+4*ndim)
+	if n, err := io.ReadFull(r, header); err != nil {
+		return nil, corrupt("%d bytes, shorter than the %d-byte header (%v)", n, len(header), err)
 	}
-	if got := binary.BigEndian.Uint32(body); got != magic {
+	if got := binary.BigEndian.Uint32(header); got != magic {
 		return nil, corrupt("magic number %#x, want %#x", got, magic)
 	}
-	n := int(binary.BigEndian.Uint32(body[4:]))
+	n := int(binary.BigEndian.Uint32(header[4:]))
+	if n > maxIDXExamples {
+		return nil, corrupt("its header announces %d examples, more than the %d of any Fashion-MNIST file", n, maxIDXExamples)
+	}
 	size := n
 	for i, want := range dims {
-		if got := int(binary.BigEndian.Uint32(body[8+4*i:])); got != want {
+		if got := int(binary.BigEndian.Uint32(header[8+4*i:])); got != want {
 			return nil, corrupt("dimension %d is %d, want %d", i+1, got, want)
 		}
 		size *= want
 	}
-	if len(body)-header != size {
-		return nil, corrupt("%d data bytes, want %d for %d examples", len(body)-header, size, n)
+	data := make([]byte, size)
+	if got, err := io.ReadFull(r, data); err != nil {
+		return nil, corrupt("%d data bytes, want %d for %d examples (%v)", got, size, n, err)
 	}
-	return body[header:], nil
+	// Nothing may follow, and a gzip stream must end with its checksum: read on, a little.
+	if extra, err := io.Copy(io.Discard, io.LimitReader(r, 1<<16)); err != nil {
+		return nil, corrupt("%v", err)
+	} else if extra > 0 {
+		return nil, corrupt("more data than the %d examples its header announces", n)
+	}
+	return data, nil
 }

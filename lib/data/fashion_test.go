@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -203,6 +204,47 @@ func TestFashionMNISTCorrupt(t *testing.T) {
 		_, err := FashionMNIST("test", WithDir(dir), WithScaling(Bytes))
 		if err == nil || !strings.Contains(err.Error(), "truncated or corrupt") {
 			t.Errorf("%s: err = %v, want a truncated-or-corrupt error", name, err)
+		}
+	}
+}
+
+// A gzip that expands far beyond what its idx header announces (a "zip bomb": 14 MB that expand to
+// 3 GB ended in Go's fatal "out of memory") is an error after reading what the header announces, and a
+// header announcing more examples than any Fashion-MNIST split is refused before anything is allocated.
+func TestFashionMNISTBomb(t *testing.T) {
+	images, labels := fakeIDX(12)
+	const extra = 256 << 20 // zeros after the 12 examples: 256 MiB that gzip to about 256 KiB
+	bomb := t.TempDir()
+	{
+		f, err := os.Create(filepath.Join(bomb, "t10k-images-idx3-ubyte.gz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zw, _ := gzip.NewWriterLevel(f, gzip.BestCompression)
+		zw.Write(images)
+		zero := make([]byte, 1<<20)
+		for range extra >> 20 {
+			zw.Write(zero)
+		}
+		zw.Close()
+		f.Close()
+	}
+	writeGz(t, filepath.Join(bomb, "t10k-labels-idx1-ubyte.gz"), labels)
+	huge := t.TempDir()
+	hdr := []byte{0, 0, 8, 3, 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 28, 0, 0, 0, 28}
+	writeGz(t, filepath.Join(huge, "t10k-images-idx3-ubyte.gz"), append(hdr, images[16:]...))
+	writeGz(t, filepath.Join(huge, "t10k-labels-idx1-ubyte.gz"), labels)
+	for name, dir := range map[string]string{"bomb": bomb, "huge header": huge} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		_, err := FashionMNIST("test", WithDir(dir), WithScaling(Bytes))
+		runtime.ReadMemStats(&after)
+		if err == nil || !strings.Contains(err.Error(), "truncated or corrupt") {
+			t.Errorf("%s: err = %v, want a truncated-or-corrupt error", name, err)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 32<<20 {
+			t.Errorf("%s: %d MiB allocated to reject it, want at most what the header allows (here < 1 MiB)", name, alloc>>20)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sort"
 )
 
@@ -360,6 +361,9 @@ type Grid struct {
 	// Key fingerprints the plane, grid, data and objective; a cache file is reused only when it matches.
 	Key        string
 	Provenance Provenance
+	// Checksum is the SHA-256 of Key, Spec, the coordinates and the values (Loss, Error, Done), set by
+	// EvaluateGrid whenever it writes the cache: a cache whose values were edited is not trusted.
+	Checksum string `json:",omitempty"`
 }
 
 // GridOptions configures EvaluateGrid.
@@ -371,10 +375,34 @@ type GridOptions struct {
 	MaxNewPoints int
 }
 
+// MaxGridBytes bounds the memory a grid's values may take (Loss, Error and Done, plus its JSON when it
+// is cached): 2 GiB, a grid of some 120 million points, or 26 million with a cache file. A larger grid is
+// an error rather than Go's fatal "out of memory", even when MaxNewPoints asks for only a few points
+// (the grid holds them all).
+const MaxGridBytes = 2 << 30
+
+// checkGridSize estimates the memory of the grid's values and refuses grids above MaxGridBytes.
+func checkGridSize(spec GridSpec, cached bool) error {
+	perPoint := int64(8 + 8 + 1) // Loss, Error, Done
+	if cached {
+		perPoint += 64 // the indented JSON of the three values, written and read whole
+	}
+	maxPoints := int64(MaxGridBytes) / perPoint
+	if int64(spec.NS) > maxPoints || int64(spec.NT) > maxPoints/int64(spec.NS) {
+		need := float64(spec.NS) * float64(spec.NT) * float64(perPoint)
+		return fmt.Errorf("landscape.EvaluateGrid: grid %d×%d needs about %.3g GB for its values, more than the limit of %.3g GB (landscape.MaxGridBytes): use fewer points",
+			spec.NS, spec.NT, need/1e9, float64(MaxGridBytes)/1e9)
+	}
+	return nil
+}
+
 // EvaluateGrid evaluates the plane on the grid, resuming from opts.CacheFile when it matches.
 func EvaluateGrid(ev *Evaluator, pl *Plane, d *Data, spec GridSpec, opts GridOptions) (*Grid, error) {
 	if spec.NS < 1 || spec.NT < 1 {
 		return nil, fmt.Errorf("landscape.EvaluateGrid: grid %d×%d is empty", spec.NS, spec.NT)
+	}
+	if err := checkGridSize(spec, opts.CacheFile != ""); err != nil {
+		return nil, err
 	}
 	if err := d.check(); err != nil {
 		return nil, err
@@ -385,11 +413,7 @@ func EvaluateGrid(ev *Evaluator, pl *Plane, d *Data, spec GridSpec, opts GridOpt
 	}
 	var g *Grid
 	if opts.CacheFile != "" {
-		var cached Grid
-		switch err := LoadJSON(opts.CacheFile, &cached); {
-		case err == nil && cached.Key == key:
-			g = &cached
-		case err != nil && !errors.Is(err, os.ErrNotExist):
+		if g, err = readGridCache(opts.CacheFile, key, spec); err != nil {
 			return nil, fmt.Errorf("landscape.EvaluateGrid: reading the cache: %w", err)
 		}
 	}
@@ -431,6 +455,7 @@ func EvaluateGrid(ev *Evaluator, pl *Plane, d *Data, spec GridSpec, opts GridOpt
 		}
 		g.Complete = allDone(g.Done)
 		if opts.CacheFile != "" {
+			g.Checksum = g.sum()
 			if err := SaveJSON(opts.CacheFile, g); err != nil {
 				return nil, err
 			}
@@ -438,6 +463,80 @@ func EvaluateGrid(ev *Evaluator, pl *Plane, d *Data, spec GridSpec, opts GridOpt
 	}
 	g.Complete = allDone(g.Done)
 	return g, nil
+}
+
+// maxCacheBytes bounds a grid cache file: the JSON of the largest grid checkGridSize accepts.
+const maxCacheBytes = MaxGridBytes
+
+// readGridCache returns the grid cached in path for the grid of key and spec: nil (compute afresh)
+// when there is no cache, it belongs to another grid, or it was written without a checksum (by an
+// older LossLab); an error naming the file when it has the right key but is damaged or edited (rows
+// of the wrong length, other coordinates, values that do not match its checksum).
+func readGridCache(path, key string, spec GridSpec) (*Grid, error) {
+	st, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > maxCacheBytes {
+		return nil, fmt.Errorf("%s: %d bytes, more than a grid cache holds (%d): not a cache, or damaged", path, st.Size(), int64(maxCacheBytes))
+	}
+	var g Grid
+	if err := LoadJSON(path, &g); err != nil {
+		return nil, err
+	}
+	if g.Key != key || g.Checksum == "" {
+		return nil, nil
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%s: damaged or edited cache (it has this grid's key): %s", path, fmt.Sprintf(format, args...))
+	}
+	if g.Spec != spec {
+		return nil, bad("grid %+v, want %+v", g.Spec, spec)
+	}
+	if !slices.Equal(g.S, linspace(spec.SMin, spec.SMax, spec.NS)) || !slices.Equal(g.T, linspace(spec.TMin, spec.TMax, spec.NT)) {
+		return nil, bad("its s or t coordinates are not the grid's")
+	}
+	for name, rows := range map[string]int{"Loss": len(g.Loss), "Error": len(g.Error), "Done": len(g.Done)} {
+		if rows != spec.NT {
+			return nil, bad("%s has %d rows, want %d", name, rows, spec.NT)
+		}
+	}
+	for i := range spec.NT {
+		if len(g.Loss[i]) != spec.NS || len(g.Error[i]) != spec.NS || len(g.Done[i]) != spec.NS {
+			return nil, bad("row %d has %d/%d/%d entries (Loss/Error/Done), want %d", i, len(g.Loss[i]), len(g.Error[i]), len(g.Done[i]), spec.NS)
+		}
+	}
+	if g.sum() != g.Checksum {
+		return nil, bad("its values do not match its checksum")
+	}
+	g.Complete = allDone(g.Done)
+	return &g, nil
+}
+
+// sum is the Checksum of g.
+func (g *Grid) sum() string {
+	h := sha256.New()
+	var buf [8]byte
+	put := func(v float64) {
+		binary.LittleEndian.PutUint64(buf[:], math.Float64bits(v))
+		h.Write(buf[:])
+	}
+	fmt.Fprintf(h, "%s|%+v|%d|%d|", g.Key, g.Spec, len(g.S), len(g.T))
+	for _, v := range slices.Concat(g.S, g.T) {
+		put(v)
+	}
+	for i := range g.Loss {
+		for _, v := range slices.Concat(g.Loss[i], g.Error[i]) {
+			put(v)
+		}
+		for _, d := range g.Done[i] {
+			h.Write([]byte{map[bool]byte{false: 0, true: 1}[d]})
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func allDone(done [][]bool) bool {

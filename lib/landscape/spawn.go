@@ -110,7 +110,7 @@ func SpawnBarriers(cfg SpawnConfig) (*SpawnResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		sctx, err := train.LoadCheckpoint(ck.Path)
+		sctx, err := train.LoadCheckpointFor(cfg.Parent.Model, ck.Path)
 		if err != nil {
 			return nil, err
 		}

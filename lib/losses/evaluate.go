@@ -67,6 +67,11 @@ func Evaluate(name string, inputs map[string]*tensors.Tensor, p Params) (*Result
 		}
 	}
 	if err != nil {
+		var tooLarge *tooLargeError
+		if errors.As(err, &tooLarge) {
+			dropExec(o, params, order) // Its graph for these shapes was never finished.
+			return nil, tooLarge
+		}
 		return nil, fmt.Errorf("objective %q: %s", o.Name, backend.FirstLine(err))
 	}
 	res := &Result{Grad: map[string][]float64{}, Shapes: map[string][]int{}}
@@ -111,8 +116,8 @@ func checkInputs(o *Objective, inputs map[string]*tensors.Tensor) ([]Input, dtyp
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return nil, 0, fmt.Errorf("objective %q (kind %s) has no input %q%s; its inputs are: %s",
-			o.Name, o.Kind, unknown[0], suggest(unknown[0], known), kindSignature(o.Kind))
+		return nil, 0, fmt.Errorf("objective %q (kind %s) has no input %s%s; its inputs are: %s",
+			o.Name, o.Kind, quoted(unknown[0]), suggest(unknown[0], known), kindSignature(o.Kind))
 	}
 	var order []Input
 	sizes := map[string]int{}
@@ -282,6 +287,9 @@ func cachedExec(o *Objective, params Params, order []Input) (*Exec, error) {
 		if len(floats) > 0 {
 			outs = append(outs, Gradient(loss, floats...)...)
 		}
+		if err := checkGraphMemory(o, loss.Graph(), order, nodes, outs); err != nil {
+			panic(err)
+		}
 		return outs
 	}
 	e, err := NewExec(b, graphFn)
@@ -298,6 +306,70 @@ func cachedExec(o *Objective, params Params, order []Input) (*Exec, error) {
 	execCache[key] = e
 	return e, nil
 }
+
+// MaxGraphBytes bounds the memory Evaluate lets one evaluation's graph ask for, estimated before it
+// runs: the most that the graph's values take at once when they are computed in order and each is freed
+// after its last use. Pairwise objectives hold B×B matrices, so a batch of tens of thousands of rows
+// needs tens of GB; above this limit Evaluate returns an error naming the estimate instead of dying with
+// Go's fatal "out of memory". Evaluate such objectives on smaller batches, or raise the limit on a
+// machine with the memory.
+var MaxGraphBytes int64 = 4 << 30
+
+// checkGraphMemory returns an error when the graph of objective o on the given inputs needs more
+// than MaxGraphBytes at once (see there); outs stay alive to the end.
+func checkGraphMemory(o *Objective, g *Graph, order []Input, inputs, outs []*Node) error {
+	nodes := g.Nodes()
+	size := make([]int64, len(nodes))
+	lastUse := make([]int, len(nodes))
+	index := make(map[*Node]int, len(nodes))
+	var largest *Node
+	for i, n := range nodes {
+		index[n] = i
+		lastUse[i] = i
+		if n.NumOutputs() == 1 {
+			size[i] = int64(n.Shape().Memory())
+			if largest == nil || size[i] > int64(largest.Shape().Memory()) {
+				largest = n
+			}
+		}
+		for _, in := range n.Inputs() {
+			if k, ok := index[in]; ok {
+				lastUse[k] = max(lastUse[k], i)
+			}
+		}
+	}
+	for _, n := range append(append([]*Node(nil), inputs...), outs...) {
+		if k, ok := index[n]; ok {
+			lastUse[k] = len(nodes)
+		}
+	}
+	freeAt := make([][]int, len(nodes)+1)
+	for i, l := range lastUse {
+		freeAt[l] = append(freeAt[l], i)
+	}
+	var live, peak int64
+	for i := range nodes {
+		live += size[i]
+		peak = max(peak, live)
+		for _, k := range freeAt[i] {
+			live -= size[k]
+		}
+	}
+	if peak <= MaxGraphBytes {
+		return nil
+	}
+	shapes := make([]string, len(order))
+	for i, in := range order {
+		shapes[i] = fmt.Sprintf("%s %v", in.Name, inputs[i].Shape().Dimensions)
+	}
+	return &tooLargeError{fmt.Sprintf("objective %q on inputs %s needs about %.3g GB at once (its largest value is %s, %.3g GB), more than the limit of %.3g GB (losses.MaxGraphBytes): evaluate it on smaller batches",
+		o.Name, strings.Join(shapes, ", "), float64(peak)/1e9, largest.Shape(), float64(largest.Shape().Memory())/1e9, float64(MaxGraphBytes)/1e9)}
+}
+
+// tooLargeError is checkGraphMemory's error, raised as a panic from inside the graph function.
+type tooLargeError struct{ msg string }
+
+func (e *tooLargeError) Error() string { return e.msg }
 
 // dropExec removes (and finalizes) the cached executable of an objective and params.
 func dropExec(o *Objective, params Params, order []Input) {

@@ -29,32 +29,59 @@ func ParseParams(s string) (Params, error) {
 		name, value, ok := strings.Cut(kv, "=")
 		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
 		if !ok || name == "" {
-			return nil, fmt.Errorf("hyperparameter %q is not of the form name=value", strings.TrimSpace(kv))
+			return nil, fmt.Errorf("hyperparameter %s is not of the form name=value", quoted(strings.TrimSpace(kv)))
 		}
 		v, err := strconv.ParseFloat(value, 64)
 		if err != nil {
-			return nil, fmt.Errorf("hyperparameter %s=%q is not a number", name, value)
+			return nil, fmt.Errorf("hyperparameter %s=%s is not a number", clip(name), quoted(value))
 		}
 		if _, dup := p[name]; dup {
-			return nil, fmt.Errorf("hyperparameter %s is set twice", name)
+			return nil, fmt.Errorf("hyperparameter %s is set twice", clip(name))
 		}
 		p[name] = v
 	}
 	return p, nil
 }
 
+// MaxInputBytes bounds what DecodeInputs reads: 256 MiB, some 30 million numbers.
+const MaxInputBytes = 256 << 20
+
+var errTooLarge = fmt.Errorf("reading inputs: more than %d MiB of input: not read further (losses.MaxInputBytes)", MaxInputBytes>>20)
+
+// limitedReader reads from r until left bytes were read, then fails with errTooLarge.
+type limitedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, errTooLarge
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
+
 // DecodeInputs reads exactly one JSON object whose members are the objective's inputs as (nested)
 // arrays of numbers, e.g. {"logits": [[2, 1, 0.1]], "labels": [0]}, and converts them to tensors: float
 // inputs to floatDType (Float32 or Float64), integer inputs to int32 (their values must be whole numbers).
-// Arrays must be rectangular. Names are checked later, by Evaluate.
+// Arrays must be rectangular. Names are checked later, by Evaluate. It reads at most MaxInputBytes.
 func DecodeInputs(o *Objective, r io.Reader, floatDType dtypes.DType) (map[string]*tensors.Tensor, error) {
 	if floatDType != dtypes.Float32 && floatDType != dtypes.Float64 {
 		return nil, fmt.Errorf("float dtype must be float32 or float64, got %s", floatDType)
 	}
-	dec := json.NewDecoder(r)
+	lr := &limitedReader{r: r, left: MaxInputBytes}
+	dec := json.NewDecoder(lr)
 	dec.UseNumber()
 	var raw map[string]any
 	if err := dec.Decode(&raw); err != nil {
+		if errors.Is(err, errTooLarge) {
+			return nil, err
+		}
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("reading inputs: no JSON object on stdin")
 		}
@@ -64,7 +91,9 @@ func DecodeInputs(o *Objective, r io.Reader, floatDType dtypes.DType) (map[strin
 		return nil, errors.New("reading inputs: want a JSON object of named arrays, got null")
 	}
 	var extra any
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+	if err := dec.Decode(&extra); errors.Is(err, errTooLarge) {
+		return nil, err
+	} else if !errors.Is(err, io.EOF) {
 		return nil, errors.New("reading inputs: want exactly one JSON object, found more data after it")
 	}
 	isFloat := map[string]bool{}
@@ -80,7 +109,7 @@ func DecodeInputs(o *Objective, r io.Reader, floatDType dtypes.DType) (map[strin
 	for _, name := range names {
 		dims, flat, err := flattenJSON(raw[name])
 		if err != nil {
-			return nil, fmt.Errorf("input %q: %w", name, err)
+			return nil, fmt.Errorf("input %s: %w", quoted(name), err)
 		}
 		switch {
 		case isFloat[name] && floatDType == dtypes.Float32:
@@ -95,7 +124,7 @@ func DecodeInputs(o *Objective, r io.Reader, floatDType dtypes.DType) (map[strin
 			f := make([]int32, len(flat))
 			for i, v := range flat {
 				if v != math.Trunc(v) || math.Abs(v) > math.MaxInt32 {
-					return nil, fmt.Errorf("input %q must hold integers, got %g at flat index %d", name, v, i)
+					return nil, fmt.Errorf("input %s must hold integers, got %g at flat index %d", quoted(name), v, i)
 				}
 				f[i] = int32(v)
 			}

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
 )
@@ -76,22 +78,17 @@ type Param struct {
 	Doc     string
 }
 
-// Check returns an error naming the parameter if v is outside its valid range.
+// Check returns an error naming the parameter if v is outside its valid range. NaN and ±Inf are
+// outside every range (an infinite bound means "no bound", not a valid value).
 func (p Param) Check(v float64) error {
-	if math.IsNaN(v) || (p.Integer && v != math.Trunc(v)) ||
+	if math.IsNaN(v) || math.IsInf(v, 0) || (p.Integer && v != math.Trunc(v)) ||
 		v < p.Min || v > p.Max || (p.MinOpen && v == p.Min) || (p.MaxOpen && v == p.Max) {
-		lo, hi := "[", "]"
-		if p.MinOpen {
-			lo = "("
-		}
-		if p.MaxOpen {
-			hi = ")"
-		}
 		kind := ""
 		if p.Integer {
 			kind = " (an integer)"
 		}
-		return fmt.Errorf("hyperparameter %s=%g is out of range: valid values are %s%g, %g%s%s", p.Name, v, lo, p.Min, p.Max, hi, kind)
+		return fmt.Errorf("hyperparameter %s=%g is out of range: valid values are finite, in %s%s",
+			p.Name, v, strings.TrimSuffix(p.ParamRange(), " int"), kind)
 	}
 	return nil
 }
@@ -139,10 +136,10 @@ func (o *Objective) Resolve(given Params) (Params, error) {
 		}
 		if spec == nil {
 			if len(known) == 0 {
-				return nil, fmt.Errorf("objective %q takes no hyperparameters, got %q", o.Name, name)
+				return nil, fmt.Errorf("objective %q takes no hyperparameters, got %s", o.Name, quoted(name))
 			}
-			return nil, fmt.Errorf("objective %q has no hyperparameter %q%s (it takes: %s)",
-				o.Name, name, suggest(name, known), strings.Join(known, ", "))
+			return nil, fmt.Errorf("objective %q has no hyperparameter %s%s (it takes: %s)",
+				o.Name, quoted(name), suggest(name, known), strings.Join(known, ", "))
 		}
 		if err := spec.Check(v); err != nil {
 			return nil, fmt.Errorf("objective %q: %w", o.Name, err)
@@ -187,7 +184,7 @@ func Lookup(name string) (*Objective, error) {
 	for n := range registry {
 		names = append(names, n)
 	}
-	return nil, fmt.Errorf("unknown objective %q%s; `losslab objective list` shows them all", name, suggest(name, names))
+	return nil, fmt.Errorf("unknown objective %s%s; `losslab objective list` shows them all", quoted(name), suggest(name, names))
 }
 
 // All returns every registered objective, sorted by paper then name.
@@ -212,15 +209,51 @@ func suggest(name string, candidates []string) string {
 	best, bestD := "", math.MaxInt
 	sorted := append([]string(nil), candidates...)
 	sort.Strings(sorted) // ties go to the alphabetically first name, not to map order
+	limit := max(2, len(name)/2)
 	for _, c := range sorted {
+		if abs(len(name)-len(c)) > limit {
+			continue // Farther than limit whatever the letters: skip the O(len·len) distance.
+		}
 		if d := editDistance(name, c); d < bestD {
 			best, bestD = c, d
 		}
 	}
-	if best == "" || bestD > max(2, len(name)/2) {
+	if best == "" || bestD > limit {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// quoted writes a name or value taken from the user as a Go-quoted string for an error message,
+// clipped (see clip) so that a message never echoes a huge input.
+func quoted(s string) string {
+	head, rest := clipParts(s)
+	return strconv.Quote(head) + rest
+}
+
+// clip is s, or its first 60 bytes and its length when it is longer.
+func clip(s string) string {
+	head, rest := clipParts(s)
+	return head + rest
+}
+
+func clipParts(s string) (head, rest string) {
+	const keep = 60
+	if len(s) <= keep {
+		return s, ""
+	}
+	cut := keep
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut], fmt.Sprintf("… (%d bytes)", len(s))
 }
 
 // editDistance is the optimal-string-alignment distance: insertions, deletions, substitutions and

@@ -57,6 +57,22 @@ func TestResolveParams(t *testing.T) {
 	if _, err := mustLookup(t, "ce").Resolve(Params{"tau": 1}); err == nil || !strings.Contains(err.Error(), "takes no hyperparameters") {
 		t.Errorf("ce with a param: %v", err)
 	}
+	// ±Inf is outside every range, and the message shows the range as the listing does, "(0, inf)".
+	for _, c := range []struct {
+		obj, param string
+		v          float64
+		rng        string
+	}{
+		{"kd", "temperature", math.Inf(1), "(0, inf)"},
+		{"hinge", "margin", math.Inf(1), "[0, inf)"},
+		{"z-loss", "b", math.Inf(1), "(-inf, inf)"},
+		{"z-loss", "b", math.Inf(-1), "(-inf, inf)"},
+	} {
+		_, err := mustLookup(t, c.obj).Resolve(Params{c.param: c.v})
+		if err == nil || !strings.Contains(err.Error(), "finite") || !strings.Contains(err.Error(), c.rng) {
+			t.Errorf("%s with %s=%g: error %v, want one saying it must be finite, in %s", c.obj, c.param, c.v, err, c.rng)
+		}
+	}
 	// Evaluate reports the same.
 	if _, err := Evaluate("aldr-kl", ToTensors(t, "aldr-kl", smallBatch(), 32), Params{"alpha": 1}); err == nil || !strings.Contains(err.Error(), "alpha=1 is out of range") {
 		t.Errorf("Evaluate with alpha=1: %v", err)

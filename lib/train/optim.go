@@ -61,17 +61,18 @@ func (o Optimizer) Check() error {
 	switch {
 	case !(o.LR > 0) || math.IsInf(o.LR, 0):
 		return fmt.Errorf("train: learning rate must be positive and finite, got %g", o.LR)
-	case o.Momentum < 0 || o.Momentum >= 1:
+	// Written as "not in range" so that NaN, which compares false with everything, is out of range.
+	case !(o.Momentum >= 0 && o.Momentum < 1):
 		return fmt.Errorf("train: momentum must be in [0, 1), got %g", o.Momentum)
-	case o.WeightDecay < 0:
-		return fmt.Errorf("train: weight decay must be ≥ 0, got %g", o.WeightDecay)
-	case o.Beta1 < 0 || o.Beta1 >= 1 || o.Beta2 < 0 || o.Beta2 >= 1:
+	case !(o.WeightDecay >= 0) || math.IsInf(o.WeightDecay, 0):
+		return fmt.Errorf("train: weight decay must be ≥ 0 and finite, got %g", o.WeightDecay)
+	case !(o.Beta1 >= 0 && o.Beta1 < 1 && o.Beta2 >= 0 && o.Beta2 < 1):
 		return fmt.Errorf("train: Adam betas must be in [0, 1), got %g, %g", o.Beta1, o.Beta2)
-	case o.Epsilon < 0:
-		return fmt.Errorf("train: Adam epsilon must be ≥ 0, got %g", o.Epsilon)
+	case !(o.Epsilon >= 0) || math.IsInf(o.Epsilon, 0):
+		return fmt.Errorf("train: Adam epsilon must be ≥ 0 and finite, got %g", o.Epsilon)
 	case o.WarmupSteps < 0:
 		return fmt.Errorf("train: warm-up steps must be ≥ 0, got %d", o.WarmupSteps)
-	case o.MinLR < 0 || (o.Cosine && o.MinLR > o.LR):
+	case !(o.MinLR >= 0) || (o.Cosine && o.MinLR > o.LR):
 		return fmt.Errorf("train: cosine MinLR must be in [0, LR=%g], got %g", o.LR, o.MinLR)
 	}
 	return nil

@@ -396,6 +396,11 @@ func TestConfigErrors(t *testing.T) {
 		{"model classes", "logits of shape", func(c *Config) { c.Model = models.NewMLP(4, 8) }},
 		{"optimizer", "unknown optimizer", func(c *Config) { c.Optimizer = Optimizer{Kind: "lion", LR: 1} }},
 		{"lr", "learning rate", func(c *Config) { c.Optimizer = Adam(0) }},
+		{"inf margin", "finite", func(c *Config) { c.Objective = "hinge"; c.ObjectiveParams = map[string]float64{"margin": math.Inf(1)} }},
+		{"NaN momentum", "momentum", func(c *Config) { c.Optimizer = SGD(0.1, math.NaN()) }},
+		{"inf weight decay", "weight decay", func(c *Config) { c.Optimizer = Adam(0.1); c.Optimizer.WeightDecay = math.Inf(1) }},
+		{"inf epsilon", "epsilon", func(c *Config) { c.Optimizer = Adam(0.1); c.Optimizer.Epsilon = math.Inf(1) }},
+		{"NaN beta", "betas", func(c *Config) { c.Optimizer = Adam(0.1); c.Optimizer.Beta1 = math.NaN() }},
 		{"checkpoint dir", "CheckpointDir", func(c *Config) { c.CheckpointSteps = []int{1} }},
 		{"activation", "unknown activation", func(c *Config) { c.Model = &models.MLP{Hidden: []int{4}, Classes: 3, Activation: "relu6"} }},
 	} {
