@@ -125,11 +125,7 @@ func execDotGeneral(be *simplego.Backend, node *simplego.Node, inputs []*simpleg
 		if !l.copy {
 			return data
 		}
-		size := 1
-		for _, d := range dims {
-			size *= d
-		}
-		buf := be.NewBuffer(shapes.Make(dtype, size))
+		buf := be.NewBuffer(shapes.Make(dtype, prod(dims)))
 		tmp = append(tmp, buf)
 		dst, _ := be.BufferData(buf)
 		switch src := data.(type) {

@@ -106,6 +106,15 @@ func readIndices(flat any, rows int) ([]int, bool) {
 	return out, true
 }
 
+// prod multiplies dimensions.
+func prod(dims []int) int {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	return n
+}
+
 func isFloat(d dtypes.DType) bool { return d == dtypes.Float32 || d == dtypes.Float64 }
 
 // rowGather recognises a row gather: operand [R, d1, ...], one index per output position, output
@@ -129,11 +138,7 @@ func rowGather(node *simplego.Node, operand, indices shapes.Shape) (rowOp, bool)
 		sizes[0] != 1 || !slices.Equal(sizes[1:], operand.Dimensions[1:]) || !consecutive(offsets, batchRank, r-1) {
 		return rowOp{}, false
 	}
-	rowSize := 1
-	for _, d := range operand.Dimensions[1:] {
-		rowSize *= d
-	}
-	return rowOp{nIdx: nIdx, rows: operand.Dimensions[0], rowSize: rowSize}, true
+	return rowOp{nIdx: nIdx, rows: operand.Dimensions[0], rowSize: prod(operand.Dimensions[1:])}, true
 }
 
 func execGather(be *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
@@ -202,11 +207,7 @@ func rowScatter(node *simplego.Node, operand, indices, updates shapes.Shape) (ro
 		!slices.Equal(updates.Dimensions[:batchRank], indices.Dimensions[:batchRank]) {
 		return rowOp{}, false
 	}
-	rowSize := 1
-	for _, d := range operand.Dimensions[1:] {
-		rowSize *= d
-	}
-	return rowOp{nIdx: nIdx, rows: operand.Dimensions[0], rowSize: rowSize}, true
+	return rowOp{nIdx: nIdx, rows: operand.Dimensions[0], rowSize: prod(operand.Dimensions[1:])}, true
 }
 
 func execScatterSum(be *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
