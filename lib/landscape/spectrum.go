@@ -15,6 +15,11 @@ import (
 // Net Optimization via Hessian Eigenvalue Density" (ICML 2019, arXiv:1901.10159). Lanczos here keeps its
 // basis and reorthogonalises every new vector against all of it, which costs Steps parameter vectors of
 // memory and keeps the Ritz values free of spurious copies.
+//
+// The HVPs are finite differences of the gradient (see curvature.go), which assumes a smooth loss: across
+// a ReLU kink the gradient jumps, and a difference quotient that straddles one adds a spike of size
+// jump/step that is no eigenvalue of the Hessian. Spectra of networks with smooth activations (GELU,
+// tanh) are the reliable ones.
 
 // SpectrumOptions configures TopEigenvalues and SpectralDensity.
 type SpectrumOptions struct {
