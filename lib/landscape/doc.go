@@ -5,11 +5,17 @@
 // many parameter points θ = θ₀ + Σ_m c_m·d_m with one compiled program, the data resident on the device.
 // On top of it: 1-D interpolation paths with barriers (linear-chord, mean/instability, midpoint gap) and
 // adaptive refinement, layer-wise LMC, 2-D planes (three points, filter-normalised random directions,
-// PCA of a trajectory) with resumable grids, weight matching for MLPs and, through a general PermSpec,
-// CNN channels (Ainsworth et al.), curvature (Hessian-vector products, top eigenvalue, trace, and the
-// barrier predictors of spec 02-lmc), trained Bézier and polygonal-chain curves between two points
-// (Garipov et al.), BatchNorm statistics re-estimated at each point, and barriers between runs spawned
-// from one parent at chosen steps (Frankle et al.'s instability analysis, SpawnBarriers).
+// PCA of a trajectory) with resumable grids, alignment of two networks modulo permutations of hidden
+// units and CNN channels (a general PermSpec; one Matcher interface for the three methods of Ainsworth
+// et al., "Git Re-Basin", ICLR 2023: WeightMatcher, ActivationMatcher on activations from a ProbeFn such
+// as ModelProbe, and STEMatcher, straight-through learning of the midpoint loss), REPAIR and RESET of
+// interpolated networks' statistics (Jordan et al., ICLR 2023: Repair, RepairPath), curvature
+// (Hessian-vector products, top eigenvalue, trace, the top-k eigenvalues by Lanczos and the eigenvalue
+// density by stochastic Lanczos quadrature as in Yao et al.'s PyHessian: TopEigenvalues,
+// SpectralDensity; and the barrier predictors of spec 02-lmc), trained Bézier and polygonal-chain
+// curves between two points (Garipov et al.), BatchNorm statistics re-estimated at each point, and
+// barriers between runs spawned from one parent at chosen steps (Frankle et al.'s instability analysis,
+// SpawnBarriers).
 //
 // It works on lib/models' models directly: FromModel(m) is the forward function, FromContext(res.Context,
 // nil) reads a lib/train run's parameters (one group per layer scope, BatchNorm statistics as State),

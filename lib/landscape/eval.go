@@ -90,8 +90,10 @@ type Config struct {
 	// PointsPerCall is the number K of parameter points evaluated by one call of the compiled program
 	// (default 8).
 	PointsPerCall int
-	// Label names the work in progress bars.
-	Label string
+	// Label names the work in progress bars; Silent turns them off (for loops of many small
+	// evaluations, whose bars would fill a notebook).
+	Label  string
+	Silent bool
 	// BatchNorm configures the re-estimation of BatchNorm statistics at each point.
 	BatchNorm BNConfig
 }
@@ -428,8 +430,11 @@ func (e *Evaluator) Eval(base *ParamSet, dirs []*ParamSet, coeffs [][]float64, d
 	if label == "" {
 		label = fmt.Sprintf("landscape: %d points on %s", len(coeffs), d.Name)
 	}
-	prog := nb.NewProgress(len(coeffs), label)
-	defer prog.Done()
+	var prog *nb.Progress
+	if !e.cfg.Silent {
+		prog = nb.NewProgress(len(coeffs), label)
+		defer prog.Done()
+	}
 	for start := 0; start < len(coeffs); start += K {
 		n := min(K, len(coeffs)-start)
 		cf := make([]float64, K*M)
@@ -480,7 +485,9 @@ func (e *Evaluator) Eval(base *ParamSet, dirs []*ParamSet, coeffs [][]float64, d
 			}
 			out[start+i] = p
 		}
-		prog.Add(n, "")
+		if prog != nil {
+			prog.Add(n, "")
+		}
 	}
 	return out, nil
 }
