@@ -180,7 +180,14 @@ func gatherRows[T float32 | float64](dst, src []T, idx []int, rowSize int) {
 	rowCalls.add(1)
 	splitWork(len(idx), len(dst), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			copy(dst[p*rowSize:(p+1)*rowSize], src[idx[p]*rowSize:(idx[p]+1)*rowSize])
+			d, s := dst[p*rowSize:(p+1)*rowSize], src[idx[p]*rowSize:(idx[p]+1)*rowSize]
+			if rowSize >= 64 {
+				copy(d, s)
+				continue
+			}
+			for j := range d {
+				d[j] = s[j]
+			}
 		}
 	})
 }
