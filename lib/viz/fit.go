@@ -140,30 +140,3 @@ func fitTicks(ax *plot.Axis, width vg.Length) {
 		}
 	}
 }
-
-// fitLegend returns l (built from items) with its entries shrunk, then wrapped, so that the legend is
-// at most width wide.
-func fitLegend(l plot.Legend, items []legendItem, width vg.Length) plot.Legend {
-	room := width - l.ThumbnailWidth - l.TextStyle.Rectangle(" ").Max.X
-	if room <= 0 || l.Rectangle(draw.Canvas{}).Size().X <= width {
-		return l
-	}
-	sty := l.TextStyle
-	longest := ""
-	for _, it := range items {
-		if textWidth(sty, it.name) > textWidth(sty, longest) {
-			longest = it.name
-		}
-	}
-	fitted, _ := fitText(sty, longest, room) // the size that fits the longest entry, or the smallest
-	out := plot.NewLegend()
-	out.TextStyle, out.Top, out.Left, out.ThumbnailWidth, out.Padding = fitted, l.Top, l.Left, l.ThumbnailWidth, l.Padding
-	for _, it := range items {
-		name := it.name
-		if textWidth(fitted, name) > room {
-			name = wrapText(fitted, name, room)
-		}
-		out.Add(name, it.thumbs...)
-	}
-	return out
-}
