@@ -78,7 +78,6 @@ func Bar(title, xlabel, ylabel string, categories []string, groups ...Series) *F
 		}
 		p.X.Tick.Marker = plot.ConstantTicks(ticks)
 		p.X.Tick.Length = 0
-		rotateIfLong(&p.X, categories)
 		p.X.Min, p.X.Max = -0.55, float64(len(categories))-0.45
 		includeZero(p)
 		if f.yRange != nil {
@@ -149,19 +148,6 @@ func (errorBarThumb) Thumbnail(c *draw.Canvas) {
 	c.StrokeLine2(errorBarStyle, x, lo, x, hi)
 	c.StrokeLine2(errorBarStyle, x-w, lo, x+w, lo)
 	c.StrokeLine2(errorBarStyle, x-w, hi, x+w, hi)
-}
-
-// rotateIfLong tilts category labels that would collide.
-func rotateIfLong(ax *plot.Axis, labels []string) {
-	total := 0
-	for _, l := range labels {
-		total += len(l) + 2
-	}
-	if total > 60 {
-		ax.Tick.Label.Rotation = math.Pi / 6
-		ax.Tick.Label.XAlign = draw.XRight
-		ax.Tick.Label.YAlign = draw.YCenter
-	}
 }
 
 // includeZero makes the y axis include 0 and leaves 5% headroom above the tallest bar.
