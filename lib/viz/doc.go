@@ -43,6 +43,13 @@
 // record it in Series.Interval, WithInterval sets it on any series, and the legend (or a footnote,
 // when there is no legend) shows it.
 //
+// # Live pictures
+//
+// LiveTraining and LiveGrid are watchers for train.Config.Watch and landscape.GridOptions.Watch: in a
+// notebook the cell shows the training curves growing, or the landscape filling in, redrawn in place
+// every few seconds (LiveEvery), and ends with the static figure Training or LandscapeGrid draws for the
+// finished result. Outside a notebook they do nothing; in quick mode they draw only the final figure.
+//
 // # Static and interactive output
 //
 // Static figures are drawn with gonum.org/v1/plot. Inline display uses inline SVG, which needs no
