@@ -118,6 +118,7 @@ func visualCases() []visualCase {
 			grid.Loss[i][j] = paraboloid(s-1, t)
 		}
 	}
+	lrs := []float64{0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1}
 	long := Lines("real labels: pathway metrics (training data only)", "step", "value",
 		XY("D̄ / (H·k)", Linspace(0, 1200, 25), curve(0.3, 0.4)[:25]), XY("consistency", Linspace(0, 1200, 25), curve(-0.3, 0.3)[:25]),
 		XY("train acc = 1.0 (step 500)", []float64{500, 500}, []float64{0, 1}))
@@ -134,6 +135,9 @@ func visualCases() []visualCase {
 		{name: "bars", fig: Bar("Linear-probe test accuracy of the frozen encoder", "arm", "accuracy", []string{"(a) MAE", "(b) MAE + HPM", "(c) MAE + HPM + EMA teacher"},
 			MeanSE("probe", [][]float64{{0.6, 0.62, 0.61}, {0.64, 0.69, 0.66}, {0.7, 0.71, 0.68}}),
 			MeanSE("fine-tuned", [][]float64{{0.7, 0.72, 0.71}, {0.73, 0.76, 0.74}, {0.8, 0.78, 0.79}})).YRange(0, 1)},
+		{name: "lines-long-title", fig: Lines("(a) Final held-out loss against the learning rate (gaps: diverged)", "learning rate η (log scale)", "loss",
+			XY("baseline", lrs, []float64{3.2, 2.3, 1.9, 1.85, 1.86, 2, 4}), XY("+qk-LN", lrs, []float64{3.1, 2.3, 1.9, 1.85, 1.85, 1.9, math.NaN()}),
+			XY("entropy rate (best possible)", lrs, []float64{1.44, 1.44, 1.44, 1.44, 1.44, 1.44, 1.44})).LogX()},
 		{name: "bars-narrow", fig: Panels("Long category names in narrow panels", 2,
 			Bar("Probe accuracy", "arm", "accuracy", []string{"(a) MAE", "(b) MAE + HPM", "(c) MAE + HPM + EMA teacher", "(d) supervised baseline"}, Values("probe", []float64{0.61, 0.66, 0.7, 0.8})),
 			Bar("Shrunk, and split after hyphens", "arm", "accuracy", []string{"cross-entropy-with-smoothing", "focal-loss-gamma-two", "hinge"}, Values("probe", []float64{0.61, 0.66, 0.7})))},
