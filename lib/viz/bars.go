@@ -92,6 +92,7 @@ func Bar(title, xlabel, ylabel string, categories []string, groups ...Series) *F
 	f.plotly = func(f *Figure) (*plotlySpec, error) {
 		spec := &plotlySpec{Layout: baseLayout(f, xlabel, ylabel, len(groups) > 1)}
 		spec.Layout["barmode"] = "group"
+		legendTitle(spec, "error bars: "+shared, shared != "")
 		for g, s := range groups {
 			tr := map[string]any{"type": "bar", "name": names[g], "x": categories, "y": jsonFloats(s.Y),
 				"marker": map[string]any{"color": hex(seriesColor(g))}}

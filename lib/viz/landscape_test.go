@@ -2,7 +2,6 @@ package viz
 
 import (
 	"encoding/xml"
-	"math"
 	"strings"
 	"testing"
 
@@ -67,26 +66,5 @@ func TestLandscapeGridNamesMarks(t *testing.T) {
 	info = parseSVG(t, mustSVG(t, LandscapeGrid("plane", g, "loss")))
 	if !info.hasText("training trajectory (2 snapshots, projected)") {
 		t.Errorf("PCA snapshots should be one trajectory; texts %q", info.texts)
-	}
-}
-
-// TestErrorBars checks Bar's error bars: bad intervals are errors, and the legend or a footnote says
-// what the bars are.
-func TestErrorBars(t *testing.T) {
-	cats := []string{"a", "b"}
-	if err := Bar("t", "x", "y", cats, Spread("s", []float64{1, 2}, []float64{0.5, 2.5}, []float64{1.5, 3}, "range")).Err(); err == nil || !strings.Contains(err.Error(), "error bar 1") {
-		t.Errorf("Lo above Y should be an error naming the bar, got %v", err)
-	}
-	se := MeanSE("m", [][]float64{{1, 2, 3}, {2, 2, math.NaN()}})
-	if se.Y[0] != 2 || math.Abs(se.Hi[0]-2-1/math.Sqrt(3)) > 1e-12 || se.Lo[1] != 2 || se.Interval != "mean ± 1 s.e. over 2–3 values" {
-		t.Errorf("MeanSE = %+v", se)
-	}
-	f := Bar("t", "x", "y", cats, se)
-	if n := f.Notes(); len(n) != 1 || n[0] != "error bars: "+se.Interval {
-		t.Errorf("one group: the meaning should be a footnote, got %q", n)
-	}
-	info := parseSVG(t, mustSVG(t, Bar("t", "x", "y", cats, se, MeanSE("n", [][]float64{{1, 2, 3}, {2, 2, 4}}))))
-	if !info.hasText("error bars: mean ± 1 s.e. over 2–3 values (m), 3 values (n)") && !info.hasText("m (mean ± 1 s.e. over 2–3 values)") {
-		t.Errorf("two groups with different intervals: each legend entry should say its own; texts %q", info.texts)
 	}
 }
