@@ -121,7 +121,23 @@ func drawPlot(c draw.Canvas, p *plot.Plot) {
 	width := da.Max.X - da.Min.X
 	fitTicks(&p.X, width)
 	fitCategories(&p.X, width)
+	fitTicksY(&p.Y, da.Max.Y-da.Min.Y)
 	p.Draw(c)
+}
+
+// fitTicksY lowers the number of ticks of a niceTicks y axis until their labels, a line apart, fit in
+// height (a short panel).
+func fitTicksY(ax *plot.Axis, height vg.Length) {
+	if _, ok := ax.Tick.Marker.(niceTicks); !ok || !(ax.Max > ax.Min) {
+		return
+	}
+	lineH := ax.Tick.Label.Rectangle("0").Size().Y + vg.Points(2)
+	for n := 6; n >= 2; n-- {
+		if vg.Length(len((niceTicks{n}).Ticks(ax.Min, ax.Max)))*lineH <= height || n == 2 {
+			ax.Tick.Marker = niceTicks{n}
+			return
+		}
+	}
 }
 
 // fitTicks lowers the number of ticks of a niceTicks axis until their labels, each with a gap of

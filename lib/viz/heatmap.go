@@ -316,9 +316,15 @@ func drawColorBar(c draw.Canvas, sc colorScale, label string, top vg.Length, p *
 	c.StrokeLines(edge, []vg.Point{{X: x0, Y: y0}, {X: x0 + bw, Y: y0}, {X: x0 + bw, Y: y1}, {X: x0, Y: y1}, {X: x0, Y: y0}})
 	tickSty := draw.TextStyle{Color: rgb(0, 0, 0), Font: fontOf(tickSize), XAlign: draw.XLeft, YAlign: draw.YCenter, Handler: defaultHandler()}
 	var tickW vg.Length
+	lineH := tickSty.Rectangle("0").Size().Y
+	lastY := vg.Length(math.Inf(-1))
 	for _, t := range colorTicks(sc) {
 		y := y0 + (y1-y0)*vg.Length((t.Value-sc.lo)/(sc.hi-sc.lo))
 		c.StrokeLine2(edge, x0+bw, y, x0+bw+vg.Points(3), y)
+		if y-lastY < lineH+vg.Points(1) {
+			continue // too close to the label below (log scales crowd at the top): tick mark only
+		}
+		lastY = y
 		c.FillText(tickSty, vg.Point{X: x0 + bw + vg.Points(5), Y: y}, t.Label)
 		tickW = max(tickW, tickSty.Rectangle(t.Label).Size().X)
 	}

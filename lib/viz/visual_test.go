@@ -119,6 +119,14 @@ func visualCases() []visualCase {
 		}
 	}
 	lrs := []float64{0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1}
+	logGrid := &landscape.Grid{S: Linspace(-1, 1, 21), T: Linspace(-1, 1, 21), Marks: []landscape.Mark{{Name: "trained", S: 0, T: 0}}}
+	for _, t := range logGrid.T {
+		row := make([]float64, len(logGrid.S))
+		for j, s := range logGrid.S {
+			row[j] = 1.2 + 2.8*(s*s+t*t+s*t)
+		}
+		logGrid.Loss = append(logGrid.Loss, row)
+	}
 	long := Lines("real labels: pathway metrics (training data only)", "step", "value",
 		XY("D̄ / (H·k)", Linspace(0, 1200, 25), curve(0.3, 0.4)[:25]), XY("consistency", Linspace(0, 1200, 25), curve(-0.3, 0.3)[:25]),
 		XY("train acc = 1.0 (step 500)", []float64{500, 500}, []float64{0, 1}))
@@ -127,6 +135,8 @@ func visualCases() []visualCase {
 		newContourCase("contour-wide", 900, 360, false),
 		newContourCase("contour-panels", DefaultWidth, DefaultHeight, true),
 		{name: "landscape-grid", fig: LandscapeGrid("Loss on the plane through θ_A, θ_B, θ_C", grid, "loss")},
+		{name: "landscape-log-panels", fig: Panels("Random plane through each trained model (log colour, less than a decade)", 2,
+			LandscapeGrid("infonce-trained model, its own loss", logGrid, "loss").LogColor(), LandscapeGrid("second panel", logGrid, "loss").LogColor()).Size(720, 240)},
 		{name: "lines-bands", fig: fed("Global test accuracy per round")},
 		{name: "panels-legends", fig: Panels("Global test accuracy per round (Fashion-MNIST 14×14, MLP 196-128-10)", 2, fed("Dirichlet α = 0.1"), fed("Dirichlet α = 100"))},
 		{name: "panels-titles", fig: Panels("Grokking by MoE on (a + b) mod 31: accuracy and pathway metrics on a shared step axis", 2,
