@@ -51,3 +51,23 @@ func TestIntervalsInPlotly(t *testing.T) {
 		}
 	}
 }
+
+// TestLogTicksUnderADecade checks that a log axis spanning less than a decade still labels several
+// values (plot.LogTicks labels only powers of ten: one label, or none).
+func TestLogTicksUnderADecade(t *testing.T) {
+	labels := func(lo, hi float64) []string {
+		var out []string
+		for _, tk := range (logTicks{}).Ticks(lo, hi) {
+			if tk.Label != "" {
+				out = append(out, tk.Label)
+			}
+		}
+		return out
+	}
+	if got := labels(0.6, 4); len(got) < 3 {
+		t.Errorf("log axis 0.6..4 labels %q, want at least 3 values", got)
+	}
+	if got := labels(0.001, 10); strings.Join(got, " ") != "0.001 0.01 0.1 1 10" {
+		t.Errorf("log axis 0.001..10 labels %q, want the powers of ten", got)
+	}
+}

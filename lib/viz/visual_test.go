@@ -148,6 +148,8 @@ func visualCases() []visualCase {
 		{name: "lines-long-title", fig: Lines("(a) Final held-out loss against the learning rate (gaps: diverged)", "learning rate η (log scale)", "loss",
 			XY("baseline", lrs, []float64{3.2, 2.3, 1.9, 1.85, 1.86, 2, 4}), XY("+qk-LN", lrs, []float64{3.1, 2.3, 1.9, 1.85, 1.85, 1.9, math.NaN()}),
 			XY("entropy rate (best possible)", lrs, []float64{1.44, 1.44, 1.44, 1.44, 1.44, 1.44, 1.44})).LogX()},
+		{name: "lines-log-under-a-decade", fig: Lines("Test MSE against the censored fraction (log y, under a decade)", "censored fraction", "test MSE",
+			XY("naive", []float64{0.2, 0.4, 0.6}, []float64{0.8, 1.9, 3.9}), XY("KM", []float64{0.2, 0.4, 0.6}, []float64{0.6, 0.62, 0.66})).LogY()},
 		{name: "bars-narrow", fig: Panels("Long category names in narrow panels", 2,
 			Bar("Probe accuracy", "arm", "accuracy", []string{"(a) MAE", "(b) MAE + HPM", "(c) MAE + HPM + EMA teacher", "(d) supervised baseline"}, Values("probe", []float64{0.61, 0.66, 0.7, 0.8})),
 			Bar("Shrunk, and split after hyphens", "arm", "accuracy", []string{"cross-entropy-with-smoothing", "focal-loss-gamma-two", "hinge"}, Values("probe", []float64{0.61, 0.66, 0.7})))},
