@@ -41,7 +41,9 @@ const DatasetDir = "/usr/share/datasets/fashion-mnist"
 var AptPackages = []string{
 	"jupyter-notebook", "jupyter-nbconvert", "jupyter-client", "python3-nbclient", "python3-jupyter-client", "python3-ipykernel",
 	"python3-jupyter-kernel-test", // Jupyter's kernel conformance suite, run by internal/kernelconf's test
-	"chromium",                    // the headless browser of internal/browser's test
+	"chromium",                    // the headless browser of internal/browser's and lib/viz's visual tests
+	"librsvg2-bin",                // rsvg-convert, the second SVG renderer of lib/viz's visual test
+	"fonts-liberation2",           // the house font, so that browsers measure figure text as it was laid out
 	"libopenblas0-pthread",        // matrix products of the "blas" backend (lib/backend/blas), LossLab's fast CPU path
 	"dataset-fashion-mnist",
 }

@@ -373,6 +373,9 @@ type GridOptions struct {
 	CacheFile string
 	// MaxNewPoints stops after computing this many new points (0: no limit), leaving Complete false.
 	MaxNewPoints int
+	// Watch, if set, is called after every chunk of points with the grid so far (read it there, do not
+	// keep or change it), and once more with done true at the end, e.g. viz.LiveGrid's filling contour.
+	Watch func(g *Grid, done bool)
 }
 
 // MaxGridBytes bounds the memory a grid's values may take (Loss, Error and Done, plus its JSON when it
@@ -460,8 +463,14 @@ func EvaluateGrid(ev *Evaluator, pl *Plane, d *Data, spec GridSpec, opts GridOpt
 				return nil, err
 			}
 		}
+		if opts.Watch != nil {
+			opts.Watch(g, false)
+		}
 	}
 	g.Complete = allDone(g.Done)
+	if opts.Watch != nil {
+		opts.Watch(g, true)
+	}
 	return g, nil
 }
 

@@ -3,6 +3,7 @@ package landscape
 import (
 	"math"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -155,7 +156,30 @@ func TestGridResumeIdentical(t *testing.T) {
 		t.Errorf("grid at A: %g, reference %g", full.Loss[1][1], want)
 	}
 	cache := filepath.Join(t.TempDir(), "grid.json")
-	part, err := EvaluateGrid(ev, pl, d, spec, GridOptions{CacheFile: cache, MaxNewPoints: 7})
+	// Watch sees the grid fill in chunk by chunk (4 × PointsPerCall points), then done.
+	var counts []int
+	watch := func(g *Grid, done bool) {
+		n := 0
+		for _, row := range g.Done {
+			for _, ok := range row {
+				if ok {
+					n++
+				}
+			}
+		}
+		if done {
+			n = -n
+		}
+		counts = append(counts, n)
+	}
+	part, err := EvaluateGrid(ev, pl, d, spec, GridOptions{CacheFile: cache, MaxNewPoints: 7, Watch: watch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(counts, []int{7, -7}) {
+		t.Errorf("watch saw %v computed points (negative: done), want [7 -7]", counts)
+	}
+	part, err = EvaluateGrid(ev, pl, d, spec, GridOptions{CacheFile: cache, MaxNewPoints: 7})
 	if err != nil {
 		t.Fatal(err)
 	}

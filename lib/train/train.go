@@ -71,6 +71,10 @@ type Config struct {
 	// Label names the progress bar (default: model and objective). Silent turns the bar off.
 	Label  string
 	Silent bool
+
+	// Watch, if set, is called after every step with the run so far (read it there, do not keep or
+	// change it), and once more with done true when Run returns, e.g. viz.LiveTraining's curves.
+	Watch func(res *Result, done bool)
 }
 
 // StepRecord is the training metrics of one step (Step counts completed steps: 1, 2, ...).
@@ -325,6 +329,9 @@ func (r *runner) run() (res *Result, err error) {
 	}
 
 	res = &Result{Context: r.ctx, Model: cfg.Model, Objective: r.objective, BatchSize: r.batch}
+	if cfg.Watch != nil {
+		defer func() { cfg.Watch(res, true) }()
+	}
 	ckSteps := make(map[int]bool)
 	for _, s := range cfg.CheckpointSteps {
 		ckSteps[s] = true
@@ -387,6 +394,9 @@ func (r *runner) run() (res *Result, err error) {
 		if err := afterStep(step); err != nil {
 			res.Elapsed = time.Since(start)
 			return res, err
+		}
+		if cfg.Watch != nil {
+			cfg.Watch(res, false)
 		}
 		if bar != nil {
 			status := fmt.Sprintf("loss %.4f acc %.3f", loss, acc)

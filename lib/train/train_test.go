@@ -510,3 +510,24 @@ func TestLerpParams(t *testing.T) {
 		t.Error("Clone shares data")
 	}
 }
+
+// TestWatch checks Config.Watch: called after every step with the history so far, then once with done.
+func TestWatch(t *testing.T) {
+	cfg := smallConfig()
+	cfg.Steps = 5
+	var seen []int
+	doneAt := -1
+	cfg.Watch = func(res *Result, done bool) {
+		if done {
+			doneAt = len(res.History)
+			return
+		}
+		seen = append(seen, len(res.History))
+	}
+	if _, err := Run(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(seen, []int{1, 2, 3, 4, 5}) || doneAt != 5 {
+		t.Errorf("watch saw histories of %v steps and done at %d, want [1 2 3 4 5] and 5", seen, doneAt)
+	}
+}

@@ -13,6 +13,10 @@ import (
 // Bar draws one bar per category for each group: groups[g].Y[i] is the height of group g's bar in
 // categories[i]. Several groups are drawn side by side within each category and get a legend.
 // Non-finite values are an error (a missing bar would read as zero). LogY is not supported.
+//
+// A group with Lo and Hi gets error bars from Lo[i] to Hi[i] (see MeanSE for mean ± standard error over
+// seeds, Spread for an interval of the caller's); the legend, or a footnote when there is no legend,
+// says what they are (the series' Interval).
 func Bar(title, xlabel, ylabel string, categories []string, groups ...Series) *Figure {
 	if len(categories) == 0 || len(groups) == 0 {
 		return errFigure(title, fmt.Errorf("viz: Bar %q: needs at least one category and one group, got %d and %d", title, len(categories), len(groups)))
@@ -26,8 +30,15 @@ func Bar(title, xlabel, ylabel string, categories []string, groups ...Series) *F
 				return errFigure(title, fmt.Errorf("viz: Bar %q: group %s, category %q: value is %v", title, seriesName(s, g), categories[i], v))
 			}
 		}
+		if err := checkErrorBars(s); err != nil {
+			return errFigure(title, fmt.Errorf("viz: Bar %q: group %s: %w", title, seriesName(s, g), err))
+		}
 	}
 	f := newFigure(title)
+	names, shared := intervalNames(groups)
+	if shared != "" && len(groups) < 2 {
+		f.notes = append(f.notes, "error bars: "+shared)
+	}
 	f.check = func(f *Figure) error {
 		if f.logY || f.logX {
 			return fmt.Errorf("viz: Bar %q: log axes are not supported for bar charts", title)
@@ -52,8 +63,14 @@ func Bar(title, xlabel, ylabel string, categories []string, groups ...Series) *F
 				pp.LineStyle = draw.LineStyle{Color: seriesColor(g), Width: vg.Points(0.5)}
 				p.Add(pp)
 				poly = pp
+				if s.Lo != nil {
+					p.Add(errorBar(x0+width/2, s.Lo[i], s.Hi[i], width*0.3)...)
+				}
 			}
-			legend = append(legend, legendItem{s.Name, []plot.Thumbnailer{poly}})
+			legend = append(legend, legendItem{names[g], []plot.Thumbnailer{poly}})
+		}
+		if shared != "" {
+			legend = append(legend, legendItem{"error bars: " + shared, []plot.Thumbnailer{errorBarThumb{}}})
 		}
 		ticks := make([]plot.Tick, len(categories))
 		for i, name := range categories {
@@ -61,7 +78,6 @@ func Bar(title, xlabel, ylabel string, categories []string, groups ...Series) *F
 		}
 		p.X.Tick.Marker = plot.ConstantTicks(ticks)
 		p.X.Tick.Length = 0
-		rotateIfLong(&p.X, categories)
 		p.X.Min, p.X.Max = -0.55, float64(len(categories))-0.45
 		includeZero(p)
 		if f.yRange != nil {
@@ -76,26 +92,63 @@ func Bar(title, xlabel, ylabel string, categories []string, groups ...Series) *F
 	f.plotly = func(f *Figure) (*plotlySpec, error) {
 		spec := &plotlySpec{Layout: baseLayout(f, xlabel, ylabel, len(groups) > 1)}
 		spec.Layout["barmode"] = "group"
+		legendTitle(spec, "error bars: "+shared, shared != "")
 		for g, s := range groups {
-			spec.Data = append(spec.Data, map[string]any{"type": "bar", "name": s.Name, "x": categories, "y": jsonFloats(s.Y),
-				"marker": map[string]any{"color": hex(seriesColor(g))}})
+			tr := map[string]any{"type": "bar", "name": names[g], "x": categories, "y": jsonFloats(s.Y),
+				"marker": map[string]any{"color": hex(seriesColor(g))}}
+			if s.Lo != nil {
+				up, down := make(jsonFloats, len(s.Y)), make(jsonFloats, len(s.Y))
+				for i, v := range s.Y {
+					up[i], down[i] = s.Hi[i]-v, v-s.Lo[i]
+				}
+				tr["error_y"] = map[string]any{"type": "data", "symmetric": false, "array": up, "arrayminus": down, "color": "#333333"}
+			}
+			spec.Data = append(spec.Data, tr)
 		}
 		return spec, nil
 	}
 	return f
 }
 
-// rotateIfLong tilts category labels that would collide.
-func rotateIfLong(ax *plot.Axis, labels []string) {
-	total := 0
-	for _, l := range labels {
-		total += len(l) + 2
+// errorBarStyle is the look of error bars: dark grey, over any series colour.
+var errorBarStyle = draw.LineStyle{Color: rgb(0x33, 0x33, 0x33), Width: vg.Points(1.2)}
+
+// checkErrorBars checks a bar series' Lo and Hi: both or neither, one per bar, finite, Lo <= Y <= Hi.
+func checkErrorBars(s Series) error {
+	if s.Lo == nil && s.Hi == nil {
+		return nil
 	}
-	if total > 60 {
-		ax.Tick.Label.Rotation = math.Pi / 6
-		ax.Tick.Label.XAlign = draw.XRight
-		ax.Tick.Label.YAlign = draw.YCenter
+	if len(s.Lo) != len(s.Y) || len(s.Hi) != len(s.Y) {
+		return fmt.Errorf("error bars need Lo and Hi both of length %d, got %d and %d", len(s.Y), len(s.Lo), len(s.Hi))
 	}
+	for i, v := range s.Y {
+		lo, hi := s.Lo[i], s.Hi[i]
+		if !isFinite(lo) || !isFinite(hi) || !(lo <= v && v <= hi) {
+			return fmt.Errorf("error bar %d is [%v, %v] around %v (want finite Lo <= Y <= Hi)", i, lo, hi, v)
+		}
+	}
+	return nil
+}
+
+// errorBar returns a vertical error bar at x from lo to hi with caps capW wide (in data units).
+func errorBar(x, lo, hi, capW float64) []plot.Plotter {
+	seg := func(x0, y0, x1, y1 float64) plot.Plotter {
+		return &plotter.Line{XYs: plotter.XYs{{X: x0, Y: y0}, {X: x1, Y: y1}}, LineStyle: errorBarStyle}
+	}
+	return []plot.Plotter{seg(x, lo, x, hi), seg(x-capW/2, lo, x+capW/2, lo), seg(x-capW/2, hi, x+capW/2, hi)}
+}
+
+// errorBarThumb is the legend swatch of error bars: a capped vertical bar.
+type errorBarThumb struct{}
+
+func (errorBarThumb) Thumbnail(c *draw.Canvas) {
+	r := c.Rectangle
+	x := (r.Min.X + r.Max.X) / 2
+	lo, hi := r.Min.Y+(r.Max.Y-r.Min.Y)*0.1, r.Max.Y-(r.Max.Y-r.Min.Y)*0.1
+	w := vg.Points(3)
+	c.StrokeLine2(errorBarStyle, x, lo, x, hi)
+	c.StrokeLine2(errorBarStyle, x-w, lo, x+w, lo)
+	c.StrokeLine2(errorBarStyle, x-w, hi, x+w, hi)
 }
 
 // includeZero makes the y axis include 0 and leaves 5% headroom above the tallest bar.

@@ -189,7 +189,7 @@ func drawContour(f *Figure, c draw.Canvas, title, xlabel, ylabel string, g Grid,
 	p := newStyledPlot(title, xlabel, ylabel)
 	nx, ny := len(g.X), len(g.Y)
 	xmin, xmax, ymin, ymax := g.X[0], g.X[nx-1], g.Y[0], g.Y[ny-1]
-	p.Add(plotter.NewImage(contourRaster(g, sc, 360, 360), xmin, ymin, xmax, ymax))
+	p.Add(contourFill{g: g, sc: sc})
 
 	levels := make([]float64, contourLevels-1)
 	for k := range levels {
@@ -199,8 +199,8 @@ func drawContour(f *Figure, c draw.Canvas, title, xlabel, ylabel string, g Grid,
 	ct.LineStyles = []draw.LineStyle{{Width: vg.Points(0.5)}}
 	ct.Min, ct.Max = sc.lo, sc.hi
 	p.Add(ct)
-	if m := nanMask(g, sc, 360, 360); m != nil {
-		p.Add(plotter.NewImage(m, xmin, ymin, xmax, ymax))
+	if countNonFinite(g.Z) > 0 || sc.log {
+		p.Add(contourFill{g: g, sc: sc, mask: true})
 	}
 
 	var legend []legendItem
@@ -221,33 +221,13 @@ func drawContour(f *Figure, c draw.Canvas, title, xlabel, ylabel string, g Grid,
 	if f.logX || f.logY {
 		return fmt.Errorf("viz: Contour %q: LogX/LogY are not supported; use LogColor for the values", title)
 	}
-	main, rest := splitColorBar(c)
-	if len(legend) > 0 {
-		// The legend goes right of the colour bar.
-		// At most a third of the width; longer entries shrink, then wrap.
-		l := fitLegend(newLegend(legend), legend, (c.Max.X-c.Min.X)/3-vg.Points(10))
-		lw := l.Rectangle(c).Size().X + vg.Points(10)
-		main = draw.Crop(main, 0, -lw, 0, 0)
-		rest = draw.Crop(c, c.Max.X-c.Min.X-lw-vg.Points(78), -lw, 0, 0)
-		drawPlot(main, p) // first: the title's fitted height places the legend
-		l.Draw(draw.Crop(c, c.Max.X-c.Min.X-lw+vg.Points(6), 0, 0, -titleHeight(p)))
-	} else {
-		drawPlot(main, p)
-	}
+	// The legend goes right of the colour bar when it is narrow, else in rows under the plot.
+	area, legendSide := placeLegend(c, legend, contourLegendShare)
+	main, rest := splitColorBar(area)
+	drawPlot(main, p) // first: the title's fitted height places a legend on the side
+	drawLegend(c, area, legendSide, titleHeight(p))
 	drawColorBar(rest, sc, f.colorLabel, titleHeight(p), p, contourLevels)
 	return nil
-}
-
-func newLegend(items []legendItem) plot.Legend {
-	l := plot.NewLegend()
-	l.TextStyle.Font = fontOf(legendSize)
-	l.Top, l.Left = true, true
-	l.ThumbnailWidth = vg.Points(22)
-	l.Padding = vg.Points(2)
-	for _, it := range items {
-		l.Add(it.name, it.thumbs...)
-	}
-	return l
 }
 
 // addOverlay draws o on p with a white halo, and returns its legend thumbnails.
@@ -305,6 +285,38 @@ func (g nanFreeGrid) Z(c, r int) float64 {
 		return g.sc.hi + 10*(g.sc.hi-g.sc.lo)
 	}
 	return v
+}
+
+// contourFill draws the filled contour of a grid (or, with mask, only its grey non-finite cells) as a
+// raster that covers exactly the grid's rectangle on the plot's axes. The raster has twice as many
+// pixels as the rectangle has CSS pixels each way, so that its band edges stay sharp on high-density
+// screens and its aspect ratio is the rectangle's; SVG output also says preserveAspectRatio="none" (see
+// fixSVGImages), so no renderer letterboxes it.
+type contourFill struct {
+	g    Grid
+	sc   colorScale
+	mask bool
+}
+
+// maxRasterSide bounds the raster's side in pixels (a figure several thousand pixels wide).
+const maxRasterSide = 4096
+
+func (f contourFill) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, trY := p.Transforms(&c)
+	nx, ny := len(f.g.X), len(f.g.Y)
+	rect := vg.Rectangle{
+		Min: vg.Point{X: trX(f.g.X[0]), Y: trY(f.g.Y[0])},
+		Max: vg.Point{X: trX(f.g.X[nx-1]), Y: trY(f.g.Y[ny-1])},
+	}
+	side := func(l vg.Length) int { return max(2, min(maxRasterSide, int(math.Ceil(2*l.Points()/0.75)))) }
+	w, h := side(rect.Max.X-rect.Min.X), side(rect.Max.Y-rect.Min.Y)
+	if f.mask {
+		if m := nanMask(f.g, f.sc, w, h); m != nil {
+			c.DrawImage(rect, m)
+		}
+		return
+	}
+	c.DrawImage(rect, contourRaster(f.g, f.sc, w, h))
 }
 
 // nanMask is an image, grey over the grid cells that have a non-finite corner, transparent elsewhere.

@@ -1,5 +1,5 @@
 // Package viz draws LossLab's figures: line plots (with mean ± spread bands and log axes), scatter,
-// bar and histogram plots, heatmaps with a colour bar, filled contours with an overlaid trajectory,
+// bar (with error bars) and histogram plots, heatmaps with a colour bar, filled contours with an overlaid trajectory,
 // interactive 3D surfaces, small multiples and tables.
 //
 // Every constructor takes plain Go data and returns a *Figure (or a *Table). A figure renders to
@@ -32,8 +32,23 @@
 // One style for every figure: the Okabe–Ito colour-blind-safe palette for series (cycling line
 // dashes after eight series), viridis for colour scales, Liberation Sans (metric-compatible with
 // Arial, which browsers substitute) at 14 pt titles, 12 pt labels and 10 pt ticks, a legend only
-// when there are several series (outside the data area, on the right), and a default size of
+// when there are several series (outside the data area: on the right, or in rows under the plot when
+// its entries are long or the panel narrow), and a default size of
 // 720×450 px. Axis labels should carry their units, e.g. "step" or "loss (nats)".
+//
+// # Uncertainty
+//
+// Bands on lines and error bars on bars come from a series' Lo and Hi. Say what they are: MeanBand
+// (mean ± 1 s.d. over runs), MeanSE (mean ± 1 standard error) and Spread (an interval of the caller's)
+// record it in Series.Interval, WithInterval sets it on any series, and the legend (or a footnote,
+// when there is no legend) shows it.
+//
+// # Live pictures
+//
+// LiveTraining and LiveGrid are watchers for train.Config.Watch and landscape.GridOptions.Watch: in a
+// notebook the cell shows the training curves growing, or the landscape filling in, redrawn in place
+// every few seconds (LiveEvery), and ends with the static figure Training or LandscapeGrid draws for the
+// finished result. Outside a notebook they do nothing; in quick mode they draw only the final figure.
 //
 // # Static and interactive output
 //

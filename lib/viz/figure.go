@@ -200,7 +200,19 @@ func (f *Figure) SVG() ([]byte, error) {
 	if _, err := cv.WriteTo(&buf); err != nil {
 		return nil, fmt.Errorf("viz: figure %q: writing SVG: %w", f.title, err)
 	}
-	return fixSVGFonts(buf.Bytes()), nil
+	return fixSVGImages(fixSVGFonts(buf.Bytes())), nil
+}
+
+// fixSVGImages corrects the raster images (filled contours) that gonum's SVG canvas writes: it labels
+// their PNG data as image/png (gonum says image/jpg, which librsvg rejects, leaving an empty plot), and
+// adds preserveAspectRatio="none" so that the image fills its rectangle exactly (the SVG default letterboxes
+// it, which moved the fill away from the axes and contour lines).
+func fixSVGImages(svg []byte) []byte {
+	if !bytes.Contains(svg, []byte("<image ")) {
+		return svg
+	}
+	svg = bytes.ReplaceAll(svg, []byte(`xlink:href="data:image/jpg;base64,`), []byte(`xlink:href="data:image/png;base64,`))
+	return bytes.ReplaceAll(svg, []byte("<image "), []byte(`<image preserveAspectRatio="none" `))
 }
 
 var fontFamilyRE = regexp.MustCompile(`font-family:([^;"']+);`)

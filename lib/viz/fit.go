@@ -1,6 +1,7 @@
 package viz
 
 import (
+	"math"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -36,8 +37,8 @@ func fitText(sty draw.TextStyle, s string, width vg.Length) (draw.TextStyle, str
 	return sty, wrapText(sty, s, width)
 }
 
-// wrapText breaks s greedily into lines no wider than width, at spaces, or after '/' or ',' inside a
-// word that is too wide on its own.
+// wrapText breaks s greedily into lines no wider than width, at spaces, or after '/', ',' or '-' inside
+// a word that is too wide on its own.
 func wrapText(sty draw.TextStyle, s string, width vg.Length) string {
 	var words []string
 	for _, w := range strings.Fields(strings.ReplaceAll(s, "\n", " ")) {
@@ -70,7 +71,7 @@ func wrapText(sty draw.TextStyle, s string, width vg.Length) string {
 // leading NUL, which wrapText removes).
 func isPiece(w string) bool { return strings.HasPrefix(w, "\x00") }
 
-// splitLongWord splits a word wider than width after each '/' or ',', and pieces still wider than
+// splitLongWord splits a word wider than width after each '/', ',' or '-', and pieces still wider than
 // width between characters; the pieces after the first carry a leading NUL so that wrapText joins them
 // back without a space when they share a line.
 func splitLongWord(sty draw.TextStyle, w string, width vg.Length) []string {
@@ -80,7 +81,7 @@ func splitLongWord(sty draw.TextStyle, w string, width vg.Length) []string {
 	var out []string
 	start := 0
 	for i, r := range w {
-		if (r == '/' || r == ',') && i+1 < len(w) {
+		if (r == '/' || r == ',' || r == '-') && i+1 < len(w) {
 			out = append(out, w[start:i+1])
 			start = i + 1
 		}
@@ -111,16 +112,36 @@ func splitLongWord(sty draw.TextStyle, w string, width vg.Length) []string {
 	return cut
 }
 
-// drawPlot draws p into c after fitting its title to c's width and thinning its x ticks so that their
-// labels do not run into each other.
+// drawPlot draws p into c after fitting its title to c's width and its x tick labels to the width of
+// the data area: fewer ticks on a numeric axis, wrapped (or, when a single word is too wide, tilted)
+// labels on a category axis.
 func drawPlot(c draw.Canvas, p *plot.Plot) {
 	p.Title.TextStyle, p.Title.Text = fitText(p.Title.TextStyle, p.Title.Text, c.Max.X-c.Min.X-vg.Points(4))
-	fitTicks(&p.X, c.Max.X-c.Min.X)
+	da := p.DataCanvas(c)
+	width := da.Max.X - da.Min.X
+	fitTicks(&p.X, width)
+	fitCategories(&p.X, width)
+	fitTicksY(&p.Y, da.Max.Y-da.Min.Y)
 	p.Draw(c)
 }
 
+// fitTicksY lowers the number of ticks of a niceTicks y axis until their labels, a line apart, fit in
+// height (a short panel).
+func fitTicksY(ax *plot.Axis, height vg.Length) {
+	if _, ok := ax.Tick.Marker.(niceTicks); !ok || !(ax.Max > ax.Min) {
+		return
+	}
+	lineH := ax.Tick.Label.Rectangle("0").Size().Y + vg.Points(2)
+	for n := 6; n >= 2; n-- {
+		if vg.Length(len((niceTicks{n}).Ticks(ax.Min, ax.Max)))*lineH <= height || n == 2 {
+			ax.Tick.Marker = niceTicks{n}
+			return
+		}
+	}
+}
+
 // fitTicks lowers the number of ticks of a niceTicks axis until their labels, each with a gap of
-// about two characters, fit in 80% of width (the rest is the y axis and the margins).
+// about two characters, fit in width (the data area's).
 func fitTicks(ax *plot.Axis, width vg.Length) {
 	if _, ok := ax.Tick.Marker.(niceTicks); !ok || !(ax.Max > ax.Min) {
 		return
@@ -134,36 +155,45 @@ func fitTicks(ax *plot.Axis, width vg.Length) {
 				need += textWidth(sty, t.Label) + gap
 			}
 		}
-		if need <= width*0.8 || n == 2 {
+		if need <= width || n == 2 {
 			ax.Tick.Marker = niceTicks{n}
 			return
 		}
 	}
 }
 
-// fitLegend returns l (built from items) with its entries shrunk, then wrapped, so that the legend is
-// at most width wide.
-func fitLegend(l plot.Legend, items []legendItem, width vg.Length) plot.Legend {
-	room := width - l.ThumbnailWidth - l.TextStyle.Rectangle(" ").Max.X
-	if room <= 0 || l.Rectangle(draw.Canvas{}).Size().X <= width {
-		return l
+// fitCategories makes the labels of a category axis (constant ticks) fit the room between their
+// neighbours: it shrinks their font by up to two points while a single word is too wide, then wraps
+// each label that is still too wide (at spaces, else after '/', ',' or '-', else between characters).
+func fitCategories(ax *plot.Axis, width vg.Length) {
+	ct, ok := ax.Tick.Marker.(plot.ConstantTicks)
+	if !ok || len(ct) < 2 || !(ax.Max > ax.Min) {
+		return
 	}
-	sty := l.TextStyle
-	longest := ""
-	for _, it := range items {
-		if textWidth(sty, it.name) > textWidth(sty, longest) {
-			longest = it.name
+	room := width*vg.Length(math.Abs(ct[1].Value-ct[0].Value)/(ax.Max-ax.Min)) - textWidth(ax.Tick.Label, "0")
+	if room <= 0 {
+		return
+	}
+	widest := func(sty draw.TextStyle) vg.Length {
+		var w vg.Length
+		for _, t := range ct {
+			for _, word := range strings.Fields(t.Label) {
+				w = max(w, textWidth(sty, word))
+			}
+		}
+		return w
+	}
+	sty := ax.Tick.Label
+	for step := 1; step <= 2 && widest(sty) > room; step++ {
+		sty.Font.Size = ax.Tick.Label.Font.Size - vg.Points(float64(step))
+	}
+	ax.Tick.Label = sty
+	out := make(plot.ConstantTicks, len(ct))
+	copy(out, ct)
+	for i, t := range out {
+		if textWidth(sty, t.Label) > room {
+			out[i].Label = wrapText(sty, t.Label, room)
 		}
 	}
-	fitted, _ := fitText(sty, longest, room) // the size that fits the longest entry, or the smallest
-	out := plot.NewLegend()
-	out.TextStyle, out.Top, out.Left, out.ThumbnailWidth, out.Padding = fitted, l.Top, l.Left, l.ThumbnailWidth, l.Padding
-	for _, it := range items {
-		name := it.name
-		if textWidth(fitted, name) > room {
-			name = wrapText(fitted, name, room)
-		}
-		out.Add(name, it.thumbs...)
-	}
-	return out
+	ax.Tick.Marker = out
 }

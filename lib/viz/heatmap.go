@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -65,11 +66,15 @@ func Heatmap(title string, rowLabels, colLabels []string, values [][]float64) *F
 		p.X.Tick.Length, p.Y.Tick.Length = 0, 0
 		p.X.LineStyle.Width, p.Y.LineStyle.Width = 0, 0
 		p.X.Padding, p.Y.Padding = 0, 0
-		rotateIfLong(&p.X, colLabels)
 		if rows <= 12 && cols <= 12 {
 			p.Add(cellText{values: values, scale: sc})
 		}
 		main, bar := splitColorBar(c)
+		// Label every k-th row and column when the labels would run into each other.
+		da := p.DataCanvas(main)
+		xt = thinTicks(xt, (da.Max.X-da.Min.X)/vg.Length(cols), func(l string) vg.Length { return textWidth(p.X.Tick.Label, l) + textWidth(p.X.Tick.Label, "0") })
+		yt = thinTicks(yt, (da.Max.Y-da.Min.Y)/vg.Length(rows), func(l string) vg.Length { return p.Y.Tick.Label.Rectangle(l).Size().Y })
+		p.X.Tick.Marker, p.Y.Tick.Marker = plot.ConstantTicks(xt), plot.ConstantTicks(yt)
 		drawPlot(main, p)
 		drawColorBar(bar, sc, f.colorLabel, titleHeight(p), p, 0)
 		return nil
@@ -105,6 +110,32 @@ func Heatmap(title string, rowLabels, colLabels []string, values [][]float64) *F
 		return spec, nil
 	}
 	return f
+}
+
+// thinTicks keeps every k-th of ticks (one per cell, cell apart), the smallest k of 1, 2, 5, 10, 20, ...
+// for which the widest label, as measured by size, fits in k cells.
+func thinTicks(ticks []plot.Tick, cell vg.Length, size func(string) vg.Length) []plot.Tick {
+	var need vg.Length
+	for _, t := range ticks {
+		need = max(need, size(t.Label))
+	}
+	if cell <= 0 || need <= cell {
+		return ticks
+	}
+	k := 1
+	for _, m := range []int{2, 5, 10, 20, 50, 100, 200, 500, 1000} {
+		k = m
+		if vg.Length(m)*cell >= need {
+			break
+		}
+	}
+	var out []plot.Tick
+	for i, t := range ticks {
+		if i%k == 0 {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func indexLabels(n int) []string {
@@ -198,23 +229,49 @@ type cellText struct {
 
 func (t cellText) Plot(c draw.Canvas, p *plot.Plot) {
 	trX, trY := p.Transforms(&c)
-	rows, cols := len(t.values), len(t.values[0])
-	size := 10.0
-	if rows > 8 || cols > 8 {
-		size = 8
+	rows := len(t.values)
+	cellW, cellH := trX(1)-trX(0), trY(0)-trY(1)
+	if cellH < 0 {
+		cellH = -cellH
+	}
+	// The first size and number of significant digits at which every value fits its cell; if none, no text.
+	size, digits := 0.0, 0
+	for _, try := range []struct {
+		size   float64
+		digits int
+	}{{10, 3}, {9, 3}, {8, 3}, {10, 2}, {9, 2}, {8, 2}, {7, 3}, {7, 2}} {
+		if t.fits(fontOf(try.size), try.digits, cellW-vg.Points(3), cellH) {
+			size, digits = try.size, try.digits
+			break
+		}
+	}
+	if size == 0 {
+		return
 	}
 	for r, row := range t.values {
 		for cc, v := range row {
-			label := strconv.FormatFloat(v, 'g', 3, 64)
 			col := nanColor
 			if u := t.scale.unit(v); !math.IsNaN(u) {
 				col = viridis(u)
 			}
 			sty := draw.TextStyle{Color: textColorOn(col), Font: fontOf(size), XAlign: draw.XCenter, YAlign: draw.YCenter, Handler: defaultHandler()}
-			c.FillText(sty, vg.Point{X: trX(float64(cc)), Y: trY(float64(rows - 1 - r))}, label)
+			c.FillText(sty, vg.Point{X: trX(float64(cc)), Y: trY(float64(rows - 1 - r))}, strconv.FormatFloat(v, 'g', digits, 64))
 		}
 	}
-	_ = cols
+}
+
+// fits reports whether every value, with the given significant digits, fits a w×h cell in font fnt.
+func (t cellText) fits(fnt font.Font, digits int, w, h vg.Length) bool {
+	sty := draw.TextStyle{Font: fnt, Handler: defaultHandler()}
+	for _, row := range t.values {
+		for _, v := range row {
+			sz := sty.Rectangle(strconv.FormatFloat(v, 'g', digits, 64)).Size()
+			if sz.X > w || sz.Y > h {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // splitColorBar splits c into the plot area and a strip on the right for the colour bar.
@@ -259,9 +316,15 @@ func drawColorBar(c draw.Canvas, sc colorScale, label string, top vg.Length, p *
 	c.StrokeLines(edge, []vg.Point{{X: x0, Y: y0}, {X: x0 + bw, Y: y0}, {X: x0 + bw, Y: y1}, {X: x0, Y: y1}, {X: x0, Y: y0}})
 	tickSty := draw.TextStyle{Color: rgb(0, 0, 0), Font: fontOf(tickSize), XAlign: draw.XLeft, YAlign: draw.YCenter, Handler: defaultHandler()}
 	var tickW vg.Length
+	lineH := tickSty.Rectangle("0").Size().Y
+	lastY := vg.Length(math.Inf(-1))
 	for _, t := range colorTicks(sc) {
 		y := y0 + (y1-y0)*vg.Length((t.Value-sc.lo)/(sc.hi-sc.lo))
 		c.StrokeLine2(edge, x0+bw, y, x0+bw+vg.Points(3), y)
+		if y-lastY < lineH+vg.Points(1) {
+			continue // too close to the label below (log scales crowd at the top): tick mark only
+		}
+		lastY = y
 		c.FillText(tickSty, vg.Point{X: x0 + bw + vg.Points(5), Y: y}, t.Label)
 		tickW = max(tickW, tickSty.Rectangle(t.Label).Size().X)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/losslab/losslab/lib/landscape"
 )
@@ -75,15 +76,38 @@ func LandscapeGrid(title string, g *landscape.Grid, metric string) *Figure {
 			}
 		}
 	}
-	var overlays []Overlay
-	if len(g.Marks) > 0 {
+	return Contour(title, "s (first direction)", "t (second direction)", Grid{X: g.S, Y: g.T, Z: zz}, markOverlays(g.Marks)...).ColorLabel(label)
+}
+
+// markOverlays turns a plane's marks into overlays that the legend names: one point per mark, named by
+// the mark (the models the plane was built from), or, when the marks are a projected trajectory (PCA
+// snapshots), one path.
+func markOverlays(marks []landscape.Mark) []Overlay {
+	if len(marks) == 0 {
+		return nil
+	}
+	trajectory := len(marks) > 1
+	for _, m := range marks {
+		if !strings.HasPrefix(m.Name, "snapshot ") {
+			trajectory = false
+		}
+	}
+	if trajectory {
 		var xs, ys []float64
-		for _, m := range g.Marks {
+		for _, m := range marks {
 			xs, ys = append(xs, m.S), append(ys, m.T)
 		}
-		overlays = append(overlays, Points("marks", xs, ys))
+		return []Overlay{Path(fmt.Sprintf("training trajectory (%d snapshots, projected)", len(marks)), xs, ys)}
 	}
-	return Contour(title, "s (first direction)", "t (second direction)", Grid{X: g.S, Y: g.T, Z: zz}, overlays...).ColorLabel(label)
+	out := make([]Overlay, len(marks))
+	for i, m := range marks {
+		name := m.Name
+		if name == "" {
+			name = fmt.Sprintf("point %d", i+1)
+		}
+		out[i] = Points(name, []float64{m.S}, []float64{m.T})
+	}
+	return out
 }
 
 func sortedXY(x, y []float64) ([]float64, []float64) {

@@ -52,3 +52,19 @@ func TestLandscapeHelpers(t *testing.T) {
 		t.Errorf("sortedXY: %v %v", x, y)
 	}
 }
+
+// TestLandscapeGridNamesMarks checks that the legend names each mark of a plane (it used to say only
+// "marks"), and that PCA snapshots become one trajectory.
+func TestLandscapeGridNamesMarks(t *testing.T) {
+	g := &landscape.Grid{S: []float64{0, 1}, T: []float64{0, 1}, Loss: [][]float64{{1, 2}, {3, 4}},
+		Marks: []landscape.Mark{{Name: "θ_A", S: 0, T: 0}, {Name: "trained model", S: 1, T: 1}}}
+	info := parseSVG(t, mustSVG(t, LandscapeGrid("plane", g, "loss")))
+	if !info.hasText("θ_A") || !info.hasText("trained model") || info.hasText("marks") {
+		t.Errorf("legend should name the marks θ_A and trained model, not say marks; texts %q", info.texts)
+	}
+	g.Marks = []landscape.Mark{{Name: "snapshot 0", S: 0, T: 0}, {Name: "snapshot 1", S: 1, T: 1}}
+	info = parseSVG(t, mustSVG(t, LandscapeGrid("plane", g, "loss")))
+	if !info.hasText("training trajectory (2 snapshots, projected)") {
+		t.Errorf("PCA snapshots should be one trajectory; texts %q", info.texts)
+	}
+}

@@ -46,6 +46,13 @@ func xyFigure(kind, title, xlabel, ylabel string, series []Series, points bool) 
 		}
 	}
 	f := newFigure(title)
+	names, shared := intervalNames(series)
+	if points {
+		shared = "" // Scatter draws no bands
+	}
+	if shared != "" && len(series) < 2 {
+		f.notes = append(f.notes, "shaded: "+shared)
+	}
 	if len(gapNames) > 0 {
 		verb := "break the lines (gaps)"
 		if points {
@@ -76,7 +83,7 @@ func xyFigure(kind, title, xlabel, ylabel string, series []Series, points bool) 
 					continue
 				}
 				p.Add(sc)
-				legend = append(legend, legendItem{s.Name, []plot.Thumbnailer{sc}})
+				legend = append(legend, legendItem{names[i], []plot.Thumbnailer{sc}})
 			}
 		} else {
 			for i, s := range series {
@@ -86,7 +93,10 @@ func xyFigure(kind, title, xlabel, ylabel string, series []Series, points bool) 
 			}
 			for i, s := range series {
 				thumbs := lineParts(p, s, i, f.colorOffset)
-				legend = append(legend, legendItem{s.Name, thumbs})
+				legend = append(legend, legendItem{names[i], thumbs})
+			}
+			if shared != "" && len(series) > 1 {
+				legend = append(legend, legendItem{"shaded: " + shared, []plot.Thumbnailer{bandThumb{rgb(0x59, 0x59, 0x59)}}})
 			}
 		}
 		if f.yRange != nil {
@@ -116,11 +126,11 @@ func allPositive(v []float64) bool {
 func setScales(f *Figure, p *plot.Plot) {
 	if f.logX {
 		p.X.Scale = plot.LogScale{}
-		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.X.Tick.Marker = logTicks{}
 	}
 	if f.logY {
 		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.Y.Tick.Marker = logTicks{}
 	}
 }
 
@@ -215,27 +225,6 @@ func scatterOf(s Series, i, off int) *plotter.Scatter {
 	}
 	sc.GlyphStyle = draw.GlyphStyle{Color: withAlpha(seriesColor(i+off), 0.85), Radius: vg.Points(2.6), Shape: glyphs[(i+off)%len(glyphs)]}
 	return sc
-}
-
-type legendItem struct {
-	name   string
-	thumbs []plot.Thumbnailer
-}
-
-// drawWithLegend draws p into c, with the legend (if any) in a column on the right, outside the
-// data area.
-func drawWithLegend(c draw.Canvas, p *plot.Plot, items []legendItem) {
-	if len(items) == 0 {
-		drawPlot(c, p)
-		return
-	}
-	const gap = 14 // points between the data area and the legend column
-	maxW := (c.Max.X - c.Min.X) * 0.4
-	l := fitLegend(newLegend(items), items, maxW-vg.Points(gap))
-	w := min(l.Rectangle(c).Size().X+vg.Points(gap), maxW)
-	drawPlot(draw.Crop(c, 0, -w, 0, 0), p)
-	lc := draw.Crop(c, c.Max.X-c.Min.X-w+vg.Points(8), 0, 0, -titleHeight(p))
-	l.Draw(lc)
 }
 
 // titleHeight is the vertical space the plot title takes.

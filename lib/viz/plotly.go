@@ -192,7 +192,12 @@ func baseLayout(f *Figure, xlabel, ylabel string, legend bool) map[string]any {
 
 func xyPlotly(f *Figure, xlabel, ylabel string, series []Series, points bool) *plotlySpec {
 	spec := &plotlySpec{Layout: baseLayout(f, xlabel, ylabel, len(series) > 1)}
+	names, shared := intervalNames(series)
+	if !points {
+		legendTitle(spec, "shaded: "+shared, shared != "")
+	}
 	for i, s := range series {
+		name := names[i]
 		i := i + f.colorOffset
 		col := hex(seriesColor(i))
 		if !points && s.Lo != nil {
@@ -204,7 +209,7 @@ func xyPlotly(f *Figure, xlabel, ylabel string, series []Series, points bool) *p
 					"line": map[string]any{"width": 0, "color": col}, "fill": "tonexty", "fillcolor": rgbaString(seriesColor(i), 0.22),
 					"showlegend": false, "hoverinfo": "skip", "legendgroup": group})
 		}
-		tr := map[string]any{"type": "scatter", "name": s.Name, "x": jsonFloats(s.X), "y": jsonFloats(s.Y)}
+		tr := map[string]any{"type": "scatter", "name": name, "x": jsonFloats(s.X), "y": jsonFloats(s.Y)}
 		if points {
 			tr["mode"] = "markers"
 			tr["marker"] = map[string]any{"color": col, "size": 7, "opacity": 0.85, "symbol": plotlySymbols[i%len(plotlySymbols)]}
@@ -218,6 +223,16 @@ func xyPlotly(f *Figure, xlabel, ylabel string, series []Series, points bool) *p
 		spec.Data = append(spec.Data, tr)
 	}
 	return spec
+}
+
+// legendTitle puts text (what the bands or error bars are) above the legend when on is true; with a
+// single series, which has no legend, the legend is shown for it.
+func legendTitle(spec *plotlySpec, text string, on bool) {
+	if !on {
+		return
+	}
+	spec.Layout["showlegend"] = true
+	spec.Layout["legend"] = map[string]any{"title": map[string]any{"text": text}}
 }
 
 var plotlySymbols = []string{"circle", "square", "triangle-up", "triangle-down", "circle-open", "square-open", "x", "cross"}

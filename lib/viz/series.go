@@ -11,7 +11,76 @@ import (
 type Series struct {
 	Name   string
 	X, Y   []float64
-	Lo, Hi []float64 // optional band, same length as Y
+	Lo, Hi []float64 // optional band (Lines) or error bars (Bar), same length as Y
+	// Interval says what Lo..Hi are, e.g. "mean ± 1 s.e. over 5 seeds"; the legend (or, without a
+	// legend, a footnote) shows it. MeanBand, MeanSE and Spread set it; WithInterval sets it on any series.
+	Interval string
+}
+
+// WithInterval returns s with its interval's meaning set (see Series.Interval).
+func (s Series) WithInterval(meaning string) Series {
+	s.Interval = meaning
+	return s
+}
+
+// Spread returns a series of bar heights y with error bars from lo to hi (given by the caller, e.g. a
+// confidence interval); meaning says what the bars are, e.g. "95% bootstrap interval".
+func Spread(name string, y, lo, hi []float64, meaning string) Series {
+	return Series{Name: name, Y: y, Lo: lo, Hi: hi, Interval: meaning}
+}
+
+// MeanSE summarises repeated measurements (e.g. one per seed) of each bar of a Bar chart: samples[i]
+// holds the values of category i; the bar is their mean and the error bar mean ± one standard error
+// (sample standard deviation / √n). Non-finite samples are left out; a category with no finite sample
+// is NaN (which Bar reports as an error).
+func MeanSE(name string, samples [][]float64) Series {
+	s := Series{Name: name, Y: make([]float64, len(samples)), Lo: make([]float64, len(samples)), Hi: make([]float64, len(samples))}
+	lo, hi := math.MaxInt, 0
+	for i, vs := range samples {
+		mean, sd, n := meanSD(vs)
+		se := 0.0
+		if n > 1 {
+			se = sd / math.Sqrt(float64(n))
+		}
+		s.Y[i], s.Lo[i], s.Hi[i] = mean, mean-se, mean+se
+		lo, hi = min(lo, n), max(hi, n)
+	}
+	s.Interval = "mean ± 1 s.e. over " + countRange(lo, hi, "values")
+	return s
+}
+
+// meanSD returns the mean and sample standard deviation of the finite values of vs, and their number
+// (NaN, NaN, 0 when there are none).
+func meanSD(vs []float64) (mean, sd float64, n int) {
+	var sum float64
+	for _, v := range vs {
+		if isFinite(v) {
+			sum += v
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN(), math.NaN(), 0
+	}
+	mean = sum / float64(n)
+	var sq float64
+	for _, v := range vs {
+		if isFinite(v) {
+			sq += (v - mean) * (v - mean)
+		}
+	}
+	if n > 1 {
+		sd = math.Sqrt(sq / float64(n-1))
+	}
+	return mean, sd, n
+}
+
+// countRange says "5 runs" or "3–5 runs".
+func countRange(lo, hi int, what string) string {
+	if lo >= hi || lo == math.MaxInt {
+		return fmt.Sprintf("%d %s", hi, what)
+	}
+	return fmt.Sprintf("%d–%d %s", lo, hi, what)
 }
 
 // XY returns a series of points (x[i], y[i]).
@@ -39,36 +108,25 @@ func Band(name string, x, mean, spread []float64) Series {
 // MeanBand summarises several runs (e.g. one per seed) of the same curve: the line is the mean over
 // runs at each x and the band is mean ± one (sample) standard deviation. runs[r][i] is run r at
 // x[i]; non-finite values are left out of the statistics at that x (if a point has no finite value
-// it becomes a gap).
+// it becomes a gap). Its Interval says so, with the number of runs.
 func MeanBand(name string, x []float64, runs [][]float64) Series {
 	n := len(x)
 	s := Series{Name: name, X: x, Y: make([]float64, n), Lo: make([]float64, n), Hi: make([]float64, n)}
+	lo, hi := math.MaxInt, 0
 	for i := range n {
-		var sum, sumSq float64
-		var k int
+		vs := make([]float64, 0, len(runs))
 		for _, run := range runs {
-			if i < len(run) && isFinite(run[i]) {
-				sum += run[i]
-				k++
+			if i < len(run) {
+				vs = append(vs, run[i])
 			}
 		}
-		if k == 0 {
-			s.Y[i], s.Lo[i], s.Hi[i] = math.NaN(), math.NaN(), math.NaN()
-			continue
-		}
-		mean := sum / float64(k)
-		for _, run := range runs {
-			if i < len(run) && isFinite(run[i]) {
-				d := run[i] - mean
-				sumSq += d * d
-			}
-		}
-		sd := 0.0
-		if k > 1 {
-			sd = math.Sqrt(sumSq / float64(k-1))
-		}
+		mean, sd, k := meanSD(vs)
 		s.Y[i], s.Lo[i], s.Hi[i] = mean, mean-sd, mean+sd
+		if k > 0 {
+			lo, hi = min(lo, k), max(hi, k)
+		}
 	}
+	s.Interval = "mean ± 1 s.d. over " + countRange(lo, hi, "runs")
 	return s
 }
 

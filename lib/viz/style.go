@@ -240,3 +240,28 @@ func formatStep(v, step float64) string {
 	}
 	return strconv.FormatFloat(v, 'f', dec, 64)
 }
+
+// logTicks labels a log axis at the powers of ten, with unlabelled marks between; when the range holds
+// fewer than two powers of ten (a span under a decade would show one number, or none) it labels evenly
+// spaced round values instead, as niceTicks does.
+type logTicks struct{}
+
+func (logTicks) Ticks(lo, hi float64) []plot.Tick {
+	ticks := plot.LogTicks{Prec: -1}.Ticks(lo, hi)
+	labelled := 0
+	for _, t := range ticks {
+		if t.Label != "" && t.Value >= lo*(1-1e-9) && t.Value <= hi*(1+1e-9) {
+			labelled++
+		}
+	}
+	if labelled >= 2 {
+		return ticks
+	}
+	var out []plot.Tick
+	for _, t := range (niceTicks{n: 4}).Ticks(lo, hi) {
+		if t.Value > 0 {
+			out = append(out, t)
+		}
+	}
+	return out
+}

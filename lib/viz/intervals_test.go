@@ -1,0 +1,73 @@
+package viz
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+)
+
+// TestErrorBars checks Bar's error bars: bad intervals are errors, and the legend or a footnote says
+// what the bars are.
+func TestErrorBars(t *testing.T) {
+	cats := []string{"a", "b"}
+	if err := Bar("t", "x", "y", cats, Spread("s", []float64{1, 2}, []float64{0.5, 2.5}, []float64{1.5, 3}, "range")).Err(); err == nil || !strings.Contains(err.Error(), "error bar 1") {
+		t.Errorf("Lo above Y should be an error naming the bar, got %v", err)
+	}
+	se := MeanSE("m", [][]float64{{1, 2, 3}, {2, 2, math.NaN()}})
+	if se.Y[0] != 2 || math.Abs(se.Hi[0]-2-1/math.Sqrt(3)) > 1e-12 || se.Lo[1] != 2 || se.Interval != "mean ± 1 s.e. over 2–3 values" {
+		t.Errorf("MeanSE = %+v", se)
+	}
+	f := Bar("t", "x", "y", cats, se)
+	if n := f.Notes(); len(n) != 1 || n[0] != "error bars: "+se.Interval {
+		t.Errorf("one group: the meaning should be a footnote, got %q", n)
+	}
+	info := parseSVG(t, mustSVG(t, Bar("t", "x", "y", cats, se, MeanSE("n", [][]float64{{1, 2, 3}, {2, 2, 4}}))))
+	if !info.hasText("error bars: mean ± 1 s.e. over 2–3 values (m), 3 values (n)") && !info.hasText("m (mean ± 1 s.e. over 2–3 values)") {
+		t.Errorf("two groups with different intervals: each legend entry should say its own; texts %q", info.texts)
+	}
+}
+
+// TestIntervalsInPlotly checks that the interactive forms say what bands and error bars are too.
+func TestIntervalsInPlotly(t *testing.T) {
+	x := Range(3)
+	for name, f := range map[string]*Figure{
+		"lines": Lines("t", "x", "y", MeanBand("a", x, [][]float64{{1, 2, 3}, {2, 3, 4}})),
+		"bar":   Bar("t", "x", "y", []string{"p", "q"}, MeanSE("a", [][]float64{{1, 2}, {3, 4}})),
+	} {
+		spec, err := f.plotly(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		js, err := json.Marshal(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(js), "mean ± 1 s.") || !strings.Contains(string(js), `"showlegend":true`) {
+			t.Errorf("%s: the Plotly legend does not say what the interval is: %s", name, js)
+		}
+		if name == "bar" && !strings.Contains(string(js), `"error_y"`) {
+			t.Errorf("bar: no error_y in %s", js)
+		}
+	}
+}
+
+// TestLogTicksUnderADecade checks that a log axis spanning less than a decade still labels several
+// values (plot.LogTicks labels only powers of ten: one label, or none).
+func TestLogTicksUnderADecade(t *testing.T) {
+	labels := func(lo, hi float64) []string {
+		var out []string
+		for _, tk := range (logTicks{}).Ticks(lo, hi) {
+			if tk.Label != "" {
+				out = append(out, tk.Label)
+			}
+		}
+		return out
+	}
+	if got := labels(0.6, 4); len(got) < 3 {
+		t.Errorf("log axis 0.6..4 labels %q, want at least 3 values", got)
+	}
+	if got := labels(0.001, 10); strings.Join(got, " ") != "0.001 0.01 0.1 1 10" {
+		t.Errorf("log axis 0.001..10 labels %q, want the powers of ten", got)
+	}
+}
