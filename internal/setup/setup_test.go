@@ -85,6 +85,10 @@ func TestKernelSpecAndWrapper(t *testing.T) {
 	if path := filepath.SplitList(spec.Env["PATH"]); path[0] != GuardDir(p) || path[1] != p.Bin {
 		t.Errorf("PATH must start with %s and %s, got %s", GuardDir(p), p.Bin, spec.Env["PATH"])
 	}
+	// Cells built without XLA need no cgo, and link with Go's own linker.
+	if cgo := spec.Env["CGO_ENABLED"]; (GoFlags() == "-tags=noxla") != (cgo == "0") {
+		t.Errorf("GOFLAGS %q with CGO_ENABLED=%q: want 0 exactly when XLA is not linked", GoFlags(), cgo)
+	}
 	// Second install with nothing to do says so.
 	out.Reset()
 	if err := InstallKernelSpec(&out, p, goCmd); err != nil || !strings.Contains(out.String(), "up to date") {

@@ -131,7 +131,11 @@ func (b *Backend) String() string { return Name }
 
 // Description implements backends.Backend.
 func (b *Backend) Description() string {
-	return fmt.Sprintf("pure Go with OpenBLAS matrix products, %d BLAS threads", Threads())
+	n := Threads()
+	if n == 1 {
+		return "pure Go with OpenBLAS matrix products, 1 OpenBLAS thread"
+	}
+	return fmt.Sprintf("pure Go with OpenBLAS matrix products, %d OpenBLAS threads", n)
 }
 
 // Finalize implements backends.Backend.
