@@ -3,7 +3,7 @@
 //
 //	go run ./kernel install   # build the pinned tools, install Jupyter/dataset if missing, install the kernelspec
 //	go run ./kernel doctor    # say what is installed and what to do about anything missing
-//	go run ./kernel up        # install, then start Jupyter on notebooks/ and print its URL
+//	go run ./kernel up        # install, then start JupyterLab (-classic: the classic Notebook) on notebooks/
 //	go run ./kernel test      # install, then run every test (Go packages and notebooks)
 //	go run ./kernel execute [-inplace] NOTEBOOK...   # run notebooks headless through the kernel and check them
 //
@@ -22,9 +22,9 @@ const usage = `usage: go run ./kernel <command> [flags]
 commands:
   install   build GoNB, goimports and gopls (versions pinned in go.mod), install what is missing
             (Jupyter and Fashion-MNIST from Debian packages when root or sudo is available, plotly.js from npm,
-            the PJRT CPU plugin when online) and the "losslab" kernelspec
+            JupyterLab 3.6 built with npm and webpack, the PJRT CPU plugin when online) and the "losslab" kernelspec
   doctor    print what is installed and what to do about anything missing
-  up        install, then start Jupyter Notebook on notebooks/ (flags: -ip, -port, -lab)
+  up        install, then start JupyterLab on notebooks/ (flags: -ip, -port, -classic for the classic Notebook)
   test      install, then run all tests: go test ./... including every notebook (LOSSLAB_QUICK=1 sizes)
   execute   run notebooks headless through the kernel and check them (-inplace keeps the outputs)
 `
