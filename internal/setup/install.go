@@ -50,6 +50,9 @@ func Install(w io.Writer, p Paths, opts Options) error {
 	if err := WriteGoWrapper(w, p, goCmd); err != nil {
 		return err
 	}
+	if !opts.NoSystem {
+		ensureNpm(w)
+	}
 	if err := installPlotly(w, p); err != nil {
 		Step(w, false, "plotly.js", err.Error()+" — interactive plots fall back to static ones")
 	}
