@@ -6,6 +6,7 @@
 //	go run ./kernel up        # install, then start JupyterLab (-classic: the classic Notebook) on notebooks/
 //	go run ./kernel test      # install, then run every test (Go packages and notebooks)
 //	go run ./kernel execute [-inplace] NOTEBOOK...   # run notebooks headless through the kernel and check them
+//	go run ./kernel test-image  # build the Docker image with buildah and run the browser test against it
 //
 // Everything it builds lives in LossLab's home folder ($LOSSLAB_HOME, default ~/.local/share/losslab);
 // the kernelspec goes to Jupyter's user data folder ($JUPYTER_DATA_DIR, default ~/.local/share/jupyter).
@@ -27,6 +28,8 @@ commands:
   up        install, then start JupyterLab on notebooks/ (flags: -ip, -port, -classic for the classic Notebook)
   test      install, then run all tests: go test ./... including every notebook (LOSSLAB_QUICK=1 sizes)
   execute   run notebooks headless through the kernel and check them (-inplace keeps the outputs)
+  test-image  build the Dockerfile with buildah on a local Debian base, start JupyterLab from the image
+            and run the browser test against it (slow; needs buildah and debootstrap; -keep, -mirror)
 `
 
 func main() {
@@ -46,6 +49,8 @@ func main() {
 		err = cmdTest(args)
 	case "execute":
 		err = cmdExecute(args)
+	case "test-image":
+		err = cmdTestImage(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:

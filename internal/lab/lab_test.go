@@ -1,9 +1,9 @@
 package lab
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -178,7 +178,7 @@ func TestBuildOncePerLockfile(t *testing.T) {
 // Without npm, Build says what to install instead of failing obscurely.
 func TestBuildWithoutNpm(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	err := Build(io.Discard, t.TempDir())
+	err := Build(&strings.Builder{}, t.TempDir())
 	if err == nil || !strings.Contains(err.Error(), "npm") {
 		t.Fatalf("got %v, want an error naming npm", err)
 	}
@@ -232,8 +232,9 @@ func TestServe(t *testing.T) {
 			return 0, err.Error()
 		}
 		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
+		var body bytes.Buffer
+		_, _ = body.ReadFrom(resp.Body)
+		return resp.StatusCode, body.String()
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
