@@ -369,10 +369,12 @@ func (p *Page) Capture(ctx context.Context) ([]byte, error) {
 	return p.capture(ctx, map[string]any{"format": "png"})
 }
 
-// CaptureClip returns a PNG of the w×h region at (x, y) of the page as it is laid out now, in CSS pixels
-// (device scale 1). A tall page is captured in several clips: one capture is limited to about 16k pixels.
+// CaptureClip returns a PNG of the w×h region at (x, y) of the viewport as it is laid out now, in CSS
+// pixels (device scale 1). A page laid out taller than about 16k pixels (see SetViewport) is captured in
+// several clips: one capture is limited to about that. (Capturing beyond the viewport instead makes
+// Chromium lay the page out again, and boxes measured before no longer match the picture.)
 func (p *Page) CaptureClip(ctx context.Context, x, y, w, h int) ([]byte, error) {
-	return p.capture(ctx, map[string]any{"format": "png", "captureBeyondViewport": true,
+	return p.capture(ctx, map[string]any{"format": "png",
 		"clip": map[string]any{"x": x, "y": y, "width": w, "height": h, "scale": 1}})
 }
 

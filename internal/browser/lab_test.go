@@ -38,7 +38,8 @@ const (
 // cell: no error output, compile error, LossLab error box, panic or non-zero exit in its outputs (read
 // from the notebook's model), a figure wherever the cell shows one, and every figure (static SVG, image
 // or interactive plotly.js) drawn: a full-length screenshot of the notebook is taken and each figure's
-// box in it must hold non-background pixels. The screenshots are saved under $LOSSLAB_ARTIFACTS.
+// box in it must hold non-background pixels. Every resource the page loaded must come from the server
+// itself (no CDN). The screenshots are saved under $LOSSLAB_ARTIFACTS.
 //
 // The negative control (testdata/bad.ipynb) runs first, and testdata/interactive.ipynb adds interactive
 // figures (a plotly line chart and a WebGL surface), which the notebooks run in CI do not show.
@@ -97,7 +98,8 @@ return w.content.widgets.map((c, i) => ({c, i})).filter(x => x.c.model.type === 
   }
   const figures = figs.map(([kind, e]) => {
     const r = e.getBoundingClientRect(), t = kind === "plotly" ? e.innerText : "";
-    return {kind, x: r.x, y: r.y, w: r.width, h: r.height, note: /WebGL|error/i.test(t) ? clip(t) : ""};
+    // Page coordinates, as the screenshot clips are.
+    return {kind, x: r.x + window.scrollX, y: r.y + window.scrollY, w: r.width, h: r.height, note: /WebGL|error/i.test(t) ? clip(t) : ""};
   });
   const src = c.model.value.text;
   const p = c.node.querySelector(".jp-InputPrompt");
@@ -230,7 +232,12 @@ func runInLab(t *testing.T, b *Browser, srv *server, name, arts string, width in
 		t.Fatal(err)
 	}
 	defer p.ClearViewport(context.Background())
-	time.Sleep(2 * time.Second) // relayout (plotly resizes its plots to the new width)
+	// The menus may have scrolled the document itself: back to the top, then wait for the relayout
+	// (plotly resizes its plots to the new size).
+	if err := p.Eval(ctx, `window.scrollTo(0, 0)`, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
 	var cells []cellReport
 	if err := p.Eval(ctx, labReportJS, &cells); err != nil {
 		t.Fatal(err)
@@ -254,10 +261,20 @@ func runInLab(t *testing.T, b *Browser, srv *server, name, arts string, width in
 			f.Ink, f.Hue = ink(img, f.X, f.Y, f.W, f.H)
 		}
 	}
+	// Nothing came from anywhere but this server (no CDN): every resource the page loaded, MathJax's
+	// and plotly's included, is a same-origin, data: or blob: URL.
+	var offsite []string
+	if err := p.Eval(ctx, `performance.getEntriesByType("resource").map(e => e.name)
+		.filter(u => !u.startsWith(location.origin + "/") && !/^(data|blob):/.test(u))`, &offsite); err != nil {
+		t.Fatal(err)
+	}
+	if len(offsite) > 0 {
+		t.Errorf("%s: the page loaded resources from outside this server: %q", name, offsite)
+	}
 	for _, c := range cells {
 		var inks []string
 		for _, f := range c.Figures {
-			inks = append(inks, fmt.Sprintf("%s %.0f×%.0f %.1f%% drawn %.1f%% colour", f.Kind, f.W, f.H, 100*f.Ink, 100*f.Hue))
+			inks = append(inks, fmt.Sprintf("%s %.0f×%.0f at %.0f,%.0f: %.1f%% drawn, %.1f%% colour", f.Kind, f.W, f.H, f.X, f.Y, 100*f.Ink, 100*f.Hue))
 		}
 		t.Logf("cell %d [%v] %q: %d svg, %d img, %d plotly [%s], %d problem(s)", c.Index, c.Prompt, c.Source, c.SVGs, c.Images, c.Plotly, strings.Join(inks, ", "), len(c.Errors))
 	}
