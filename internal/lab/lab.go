@@ -179,43 +179,30 @@ func run(dir, exe string, args ...string) error {
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("lab: %s %s in %s failed: %w\n%s", filepath.Base(exe), strings.Join(args, " "), dir, err, tail(string(out), 30))
+		return fmt.Errorf("lab: %s %s in %s failed: %w\n%s", filepath.Base(exe), strings.Join(args, " "), dir, err, lastBytes(out, 3000))
 	}
 	return nil
 }
 
-// writeFile writes data to path through a temporary file in the same folder, creating the folder.
+// writeFile writes data to path, creating its folder. A file cut short by a crash is harmless here: the
+// launcher is compared with the embedded one at every install and rewritten when it differs, the sources
+// are rewritten before every build, and the stamp is written last, so a damaged one means a rebuild.
 func writeFile(path string, data []byte, perm os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("lab: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	if err := os.WriteFile(path, data, perm); err != nil {
 		return fmt.Errorf("lab: %w", err)
-	}
-	_, err = tmp.Write(data)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), perm)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("lab: writing %s: %w", path, err)
 	}
 	return nil
 }
 
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
+// lastBytes keeps the end of a command's output for an error message.
+func lastBytes(out []byte, n int) string {
+	if len(out) > n {
+		out = out[len(out)-n:]
 	}
-	return strings.Join(lines, "\n")
+	return strings.TrimSpace(string(out))
 }
 
 // Command returns the command line that serves JupyterLab from the build in home, with Jupyter Server
@@ -230,7 +217,8 @@ func ServerOK() (bool, string) {
 	out, err := exec.Command(Python, "-c",
 		"import jupyter_server, jupyterlab_server; print('jupyter_server', jupyter_server.__version__, 'jupyterlab_server', jupyterlab_server.__version__)").CombinedOutput()
 	if err != nil {
-		return false, strings.TrimSpace(tail(string(out), 1))
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		return false, lines[len(lines)-1]
 	}
 	return true, strings.TrimSpace(string(out))
 }

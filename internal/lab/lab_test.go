@@ -184,15 +184,6 @@ func TestBuildWithoutNpm(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // The installed JupyterLab (`go run ./kernel install` builds it into $LOSSLAB_HOME) serves its page,
 // bundle, settings schemas, theme and MathJax from this machine, and only with the token.
 func TestServe(t *testing.T) {
@@ -204,7 +195,12 @@ func TestServe(t *testing.T) {
 		t.Fatalf("%s: run `go run ./kernel install`", line)
 	}
 	tmp := t.TempDir()
-	port := freePort(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0") // a free port for the server
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
 	const token = "losslab-lab-test"
 	argv := Command(home, "--no-browser", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", port),
 		"--ServerApp.port_retries=0", "--ServerApp.token="+token, "--ServerApp.root_dir="+tmp)
