@@ -11,10 +11,11 @@
 ARG BASE=golang:1.26.8-bookworm
 FROM ${BASE}
 
-# Node.js and npm build JupyterLab's front end and install plotly.js; everything else comes from Debian
+# Node.js and npm build JupyterLab's front end and install plotly.js; a C compiler builds go-xla's cgo
+# code (the official Go image has one, a minimal Debian does not); everything else comes from Debian
 # through the install command below.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends nodejs npm ca-certificates \
+ && apt-get install -y --no-install-recommends nodejs npm ca-certificates gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 1000 losslab

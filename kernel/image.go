@@ -17,6 +17,7 @@ func cmdTestImage(args []string) error {
 	fs := flag.NewFlagSet("test-image", flag.ExitOnError)
 	keep := fs.Bool("keep", false, "keep the images built (buildah images) instead of removing them")
 	mirror := fs.String("mirror", imagetest.DefaultMirror, "Debian mirror for the debootstrap'd base")
+	base := fs.String("base", "", "build on this base image (one kept by -keep) instead of making one")
 	_ = fs.Parse(args)
 	p, err := setup.FindPaths()
 	if err != nil {
@@ -32,6 +33,6 @@ func cmdTestImage(args []string) error {
 	}
 	defer os.RemoveAll(work)
 	return imagetest.Run(context.Background(), imagetest.Options{
-		Repo: p.Repo, Work: work, Mirror: *mirror, Keep: *keep, Out: os.Stdout, GoTest: goCmd,
+		Repo: p.Repo, Work: work, Mirror: *mirror, Keep: *keep, Base: *base, Out: os.Stdout, GoTest: goCmd,
 	})
 }

@@ -29,7 +29,7 @@ commands:
   test      install, then run all tests: go test ./... including every notebook (LOSSLAB_QUICK=1 sizes)
   execute   run notebooks headless through the kernel and check them (-inplace keeps the outputs)
   test-image  build the Dockerfile with buildah on a local Debian base, start JupyterLab from the image
-            and run the browser test against it (slow; needs buildah and debootstrap; -keep, -mirror)
+            and run the browser test against it (slow; needs buildah and debootstrap; -keep, -base, -mirror)
 `
 
 func main() {

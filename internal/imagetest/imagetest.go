@@ -38,6 +38,7 @@ type Options struct {
 	Work   string    // a scratch folder (the base's root file system goes there)
 	Mirror string    // Debian mirror for debootstrap; DefaultMirror when empty
 	Keep   bool      // keep the images (for a look with buildah) instead of removing them
+	Base   string    // an existing base image to build on (kept by an earlier -keep run); made here when empty
 	Out    io.Writer // progress and the commands' output
 	GoTest string    // the go command that runs the browser test; "go" when empty
 	// ServeLimit bounds the wait for the image's JupyterLab to answer (default 5 minutes: `up` checks
@@ -93,60 +94,15 @@ func Run(ctx context.Context, opts Options) (err error) {
 
 	// 1. The base: Debian 12 minbase with this machine's Go in /usr/local/go.
 	start := time.Now()
-	rootfs := filepath.Join(opts.Work, "rootfs")
-	step("debootstrap: Debian 12 (minbase) from %s into %s", opts.Mirror, rootfs)
-	if err := runTo(ctx, opts.Out, "", "debootstrap", "--variant=minbase", "bookworm", rootfs, opts.Mirror); err != nil {
+	if opts.Base != "" {
+		baseImage = opts.Base
+		step("base image %s (given)", baseImage)
+	} else if err := makeBase(ctx, opts, baseImage, buildah, step); err != nil {
 		return err
+	} else {
+		cleanups = append(cleanups, removeImage(baseImage))
+		step("base image %s ready (%.0fs)", baseImage, time.Since(start).Seconds())
 	}
-	goroot := runtime.GOROOT()
-	if goroot == "" {
-		return errors.New("imagetest: cannot find this machine's Go (runtime.GOROOT is empty)")
-	}
-	if err := runTo(ctx, opts.Out, "", "cp", "-a", goroot, filepath.Join(rootfs, "usr", "local", "go")); err != nil {
-		return err
-	}
-	// The base trusts what this machine trusts: a machine that reaches the registries through an
-	// intercepting proxy has that proxy's authority in its bundle. The Dockerfile's ca-certificates adds
-	// the copy under /usr/local/share/ca-certificates to the image's own bundle.
-	bundle, err := os.ReadFile(hostCABundle)
-	if err != nil {
-		return fmt.Errorf("imagetest: this machine's CA bundle: %w", err)
-	}
-	for _, dst := range []string{"etc/ssl/certs/ca-certificates.crt", "usr/local/share/ca-certificates/losslab-host.crt"} {
-		path := filepath.Join(rootfs, dst)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return fmt.Errorf("imagetest: %w", err)
-		}
-		if err := os.WriteFile(path, bundle, 0o644); err != nil {
-			return fmt.Errorf("imagetest: %w", err)
-		}
-	}
-	tarball := filepath.Join(opts.Work, "base.tar")
-	if err := runTo(ctx, opts.Out, "", "tar", "-C", rootfs, "-cf", tarball, "."); err != nil {
-		return err
-	}
-	_ = os.RemoveAll(rootfs)
-	ctr, err := buildah("from", "scratch")
-	if err != nil {
-		return err
-	}
-	if _, err := buildah("add", ctr, tarball, "/"); err != nil {
-		_, _ = buildah("rm", ctr)
-		return err
-	}
-	// Go and npm (Node.js has its own list of authorities) read the bundle.
-	_, err = buildah("config", "--env", "PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"--env", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt", "--env", "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt", ctr)
-	if err == nil {
-		_, err = buildah("commit", "--rm", ctr, baseImage)
-	}
-	if err != nil {
-		_, _ = buildah("rm", ctr)
-		return err
-	}
-	_ = os.Remove(tarball)
-	cleanups = append(cleanups, removeImage(baseImage))
-	step("base image %s ready (%.0fs)", baseImage, time.Since(start).Seconds())
 
 	// 2. The image, from the repository's Dockerfile.
 	start = time.Now()
@@ -161,7 +117,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 
 	// 3. Its command, in a container: JupyterLab on a free port of this machine (chroot isolation shares
 	// the network), with a token chosen here.
-	ctr, err = buildah("from", image)
+	ctr, err := buildah("from", image)
 	if err != nil {
 		return err
 	}
@@ -224,6 +180,64 @@ func Run(ctx context.Context, opts Options) (err error) {
 		return fmt.Errorf("imagetest: the browser test failed against the image (%w); the container's log:\n%s", err, tailFile(logPath, 40))
 	}
 	step("the image passed")
+	return nil
+}
+
+// makeBase makes the base image: debootstrap's Debian 12 minbase, this machine's Go in /usr/local/go and
+// its CA bundle.
+func makeBase(ctx context.Context, opts Options, baseImage string, buildah func(...string) (string, error), step func(string, ...any)) error {
+	rootfs := filepath.Join(opts.Work, "rootfs")
+	step("debootstrap: Debian 12 (minbase) from %s into %s", opts.Mirror, rootfs)
+	if err := runTo(ctx, opts.Out, "", "debootstrap", "--variant=minbase", "bookworm", rootfs, opts.Mirror); err != nil {
+		return err
+	}
+	goroot := runtime.GOROOT()
+	if goroot == "" {
+		return errors.New("imagetest: cannot find this machine's Go (runtime.GOROOT is empty)")
+	}
+	if err := runTo(ctx, opts.Out, "", "cp", "-a", goroot, filepath.Join(rootfs, "usr", "local", "go")); err != nil {
+		return err
+	}
+	// The base trusts what this machine trusts: a machine that reaches the registries through an
+	// intercepting proxy has that proxy's authority in its bundle. The Dockerfile's ca-certificates adds
+	// the copy under /usr/local/share/ca-certificates to the image's own bundle.
+	bundle, err := os.ReadFile(hostCABundle)
+	if err != nil {
+		return fmt.Errorf("imagetest: this machine's CA bundle: %w", err)
+	}
+	for _, dst := range []string{"etc/ssl/certs/ca-certificates.crt", "usr/local/share/ca-certificates/losslab-host.crt"} {
+		path := filepath.Join(rootfs, dst)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("imagetest: %w", err)
+		}
+		if err := os.WriteFile(path, bundle, 0o644); err != nil {
+			return fmt.Errorf("imagetest: %w", err)
+		}
+	}
+	tarball := filepath.Join(opts.Work, "base.tar")
+	if err := runTo(ctx, opts.Out, "", "tar", "-C", rootfs, "-cf", tarball, "."); err != nil {
+		return err
+	}
+	_ = os.RemoveAll(rootfs)
+	ctr, err := buildah("from", "scratch")
+	if err != nil {
+		return err
+	}
+	if _, err := buildah("add", ctr, tarball, "/"); err != nil {
+		_, _ = buildah("rm", ctr)
+		return err
+	}
+	// Go and npm (Node.js has its own list of authorities) read the bundle.
+	_, err = buildah("config", "--env", "PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"--env", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt", "--env", "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt", ctr)
+	if err == nil {
+		_, err = buildah("commit", "--rm", ctr, baseImage)
+	}
+	if err != nil {
+		_, _ = buildah("rm", ctr)
+		return err
+	}
+	_ = os.Remove(tarball)
 	return nil
 }
 
