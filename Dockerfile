@@ -19,8 +19,11 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 1000 losslab
+# Jupyter's runtime folder (connection files) defaults to $JUPYTER_DATA_DIR/runtime, which the user cannot
+# write: it goes to the user's home instead.
 ENV LOSSLAB_HOME=/opt/losslab \
     JUPYTER_DATA_DIR=/usr/local/share/jupyter \
+    JUPYTER_RUNTIME_DIR=/home/losslab/.local/share/jupyter/runtime \
     PJRT_PLUGIN_LIBRARY_PATH=/opt/go-xla \
     GOPATH=/home/losslab/go \
     PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

@@ -143,8 +143,11 @@ func Run(ctx context.Context, opts Options) (err error) {
 	if err := serve.Start(); err != nil {
 		return fmt.Errorf("imagetest: %w", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- serve.Wait() }()
+	// exited is closed when the command has ended (serveErr then holds how): both the wait for the
+	// server and the clean-up below watch it.
+	exited := make(chan struct{})
+	var serveErr error
+	go func() { serveErr = serve.Wait(); close(exited) }()
 	cleanups = append(cleanups, func() {
 		_ = syscall.Kill(-serve.Process.Pid, syscall.SIGTERM)
 		select {
@@ -159,7 +162,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	if limit == 0 {
 		limit = 5 * time.Minute
 	}
-	if err := waitServing(ctx, url, token, limit, exited); err != nil {
+	if err := waitServing(ctx, url, token, limit, exited, &serveErr); err != nil {
 		return fmt.Errorf("%w; the container's log:\n%s", err, tailFile(logPath, 40))
 	}
 	step("JupyterLab in the image answers on %s", url)
@@ -262,7 +265,7 @@ func freePort() (int, error) {
 
 // waitServing polls Jupyter's status API until it answers with the token, the limit passes, or the
 // server exits.
-func waitServing(ctx context.Context, url, token string, limit time.Duration, exited <-chan error) error {
+func waitServing(ctx context.Context, url, token string, limit time.Duration, exited <-chan struct{}, exitErr *error) error {
 	client := &http.Client{Timeout: 3 * time.Second}
 	deadline := time.Now().Add(limit)
 	for {
@@ -273,8 +276,8 @@ func waitServing(ctx context.Context, url, token string, limit time.Duration, ex
 			}
 		}
 		select {
-		case err := <-exited:
-			return fmt.Errorf("imagetest: the image's command exited (%v) before serving on %s", err, url)
+		case <-exited:
+			return fmt.Errorf("imagetest: the image's command exited (%v) before serving on %s", *exitErr, url)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(time.Second):
