@@ -19,8 +19,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 1000 losslab
-# Jupyter's runtime folder (connection files) defaults to $JUPYTER_DATA_DIR/runtime, which the user cannot
-# write: it goes to the user's home instead.
+# Jupyter writes into $JUPYTER_DATA_DIR at run time (the notebook signing secret; the runtime folder with
+# the kernels' connection files, which goes to the user's home instead), so the user owns it.
 ENV LOSSLAB_HOME=/opt/losslab \
     JUPYTER_DATA_DIR=/usr/local/share/jupyter \
     JUPYTER_RUNTIME_DIR=/home/losslab/.local/share/jupyter/runtime \
@@ -34,7 +34,7 @@ WORKDIR /home/losslab/losslab
 # system-wide kernelspec; npm's cache is dropped once JupyterLab is built.
 RUN go run ./kernel install \
  && mkdir -p /opt/go-xla \
- && chown -R losslab:losslab /opt/losslab /opt/go-xla /home/losslab /usr/local/share/jupyter/kernels/losslab \
+ && chown -R losslab:losslab /opt/losslab /opt/go-xla /home/losslab /usr/local/share/jupyter \
  && rm -rf /root/.npm /var/lib/apt/lists/*
 
 USER losslab
