@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/losslab/losslab/internal/lab"
 	"github.com/losslab/losslab/internal/nbcheck"
 	"github.com/losslab/losslab/internal/setup"
 	"github.com/losslab/losslab/lib/backend"
@@ -56,31 +57,40 @@ func cmdDoctor(args []string) error {
 	return nil
 }
 
-// cmdUp installs what is missing, then replaces itself with Jupyter Notebook (or JupyterLab with -lab)
-// serving notebooks/. Jupyter prints the URL with its token.
+// cmdUp installs what is missing, then replaces itself with JupyterLab (LossLab's build, internal/lab)
+// serving notebooks/, or with the classic Notebook under -classic. Jupyter prints the URL with its token.
 func cmdUp(args []string) error {
 	fs := flag.NewFlagSet("up", flag.ExitOnError)
 	ip := fs.String("ip", "127.0.0.1", "address Jupyter listens on")
 	port := fs.Int("port", 8888, "port Jupyter listens on")
-	lab := fs.Bool("lab", false, "start JupyterLab instead of the classic Notebook")
+	classic := fs.Bool("classic", false, "start the classic Notebook instead of JupyterLab")
 	_ = fs.Parse(args)
 	p, err := install()
 	if err != nil {
 		return err
 	}
-	app := "notebook"
-	if *lab {
-		app = "jupyterlab"
+	argv := upCommand(p, *classic, *ip, *port, os.Geteuid() == 0, fs.Args())
+	fmt.Printf("starting: %v\n(Jupyter prints the URL to open, with its token, below)\n", argv)
+	return syscall.Exec(argv[0], argv, os.Environ())
+}
+
+// upCommand is the command line `up` runs: JupyterLab, or the classic Notebook, on notebooks/ with a
+// token of Jupyter's choosing (printed in the URL), plus any extra arguments.
+func upCommand(p setup.Paths, classic bool, ip string, port int, root bool, extra []string) []string {
+	common := []string{"--no-browser", "--ip=" + ip, fmt.Sprintf("--port=%d", port)}
+	notebooks := filepath.Join(p.Repo, "notebooks")
+	var argv []string
+	if classic {
+		argv = append([]string{setup.Python, "-m", "notebook"}, common...)
+		argv = append(argv, "--notebook-dir="+notebooks)
+	} else {
+		argv = lab.Command(p.Home, append(common, "--ServerApp.root_dir="+notebooks)...)
 	}
-	argv := []string{setup.Python, "-m", app, "--no-browser", "--ip=" + *ip, fmt.Sprintf("--port=%d", *port),
-		"--notebook-dir=" + filepath.Join(p.Repo, "notebooks")}
-	if os.Geteuid() == 0 {
+	if root {
 		// Jupyter refuses to run as root unless told (CI machines, containers run as root).
 		argv = append(argv, "--allow-root")
 	}
-	argv = append(argv, fs.Args()...)
-	fmt.Printf("starting: %v\n(Jupyter prints the URL to open, with its token, below)\n", argv)
-	return syscall.Exec(setup.Python, argv, os.Environ())
+	return append(argv, extra...)
 }
 
 // cmdTest is the README's one test command: install, then every Go test including the notebooks, with

@@ -3,9 +3,10 @@
 //
 //	go run ./kernel install   # build the pinned tools, install Jupyter/dataset if missing, install the kernelspec
 //	go run ./kernel doctor    # say what is installed and what to do about anything missing
-//	go run ./kernel up        # install, then start Jupyter on notebooks/ and print its URL
+//	go run ./kernel up        # install, then start JupyterLab (-classic: the classic Notebook) on notebooks/
 //	go run ./kernel test      # install, then run every test (Go packages and notebooks)
 //	go run ./kernel execute [-inplace] NOTEBOOK...   # run notebooks headless through the kernel and check them
+//	go run ./kernel test-image  # build the Docker image with buildah and run the browser test against it
 //
 // Everything it builds lives in LossLab's home folder ($LOSSLAB_HOME, default ~/.local/share/losslab);
 // the kernelspec goes to Jupyter's user data folder ($JUPYTER_DATA_DIR, default ~/.local/share/jupyter).
@@ -22,11 +23,13 @@ const usage = `usage: go run ./kernel <command> [flags]
 commands:
   install   build GoNB, goimports and gopls (versions pinned in go.mod), install what is missing
             (Jupyter and Fashion-MNIST from Debian packages when root or sudo is available, plotly.js from npm,
-            the PJRT CPU plugin when online) and the "losslab" kernelspec
+            JupyterLab 3.6 built with npm and webpack, the PJRT CPU plugin when online) and the "losslab" kernelspec
   doctor    print what is installed and what to do about anything missing
-  up        install, then start Jupyter Notebook on notebooks/ (flags: -ip, -port, -lab)
+  up        install, then start JupyterLab on notebooks/ (flags: -ip, -port, -classic for the classic Notebook)
   test      install, then run all tests: go test ./... including every notebook (LOSSLAB_QUICK=1 sizes)
   execute   run notebooks headless through the kernel and check them (-inplace keeps the outputs)
+  test-image  build the Dockerfile with buildah on a local Debian base, start JupyterLab from the image
+            and run the browser test against it (slow; needs buildah and debootstrap; -keep, -base, -mirror)
 `
 
 func main() {
@@ -46,6 +49,8 @@ func main() {
 		err = cmdTest(args)
 	case "execute":
 		err = cmdExecute(args)
+	case "test-image":
+		err = cmdTestImage(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:

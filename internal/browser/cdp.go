@@ -344,18 +344,45 @@ func (p *Page) WaitFor(ctx context.Context, expr string, interval time.Duration)
 // out at that size first, so a tall height captures a long notebook in one picture).
 func (p *Page) Screenshot(ctx context.Context, width, height int) ([]byte, error) {
 	if width > 0 && height > 0 {
-		err := p.b.call(ctx, p.session, "Emulation.setDeviceMetricsOverride", map[string]any{
-			"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false,
-		}, nil)
-		if err != nil {
+		if err := p.SetViewport(ctx, width, height); err != nil {
 			return nil, err
 		}
-		defer p.b.call(context.Background(), p.session, "Emulation.clearDeviceMetricsOverride", nil, nil)
+		defer p.ClearViewport(context.Background())
 	}
+	return p.Capture(ctx)
+}
+
+// SetViewport lays the page out at width×height CSS pixels (device scale 1) until ClearViewport.
+func (p *Page) SetViewport(ctx context.Context, width, height int) error {
+	return p.b.call(ctx, p.session, "Emulation.setDeviceMetricsOverride", map[string]any{
+		"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false,
+	}, nil)
+}
+
+// ClearViewport returns the page to the window's size.
+func (p *Page) ClearViewport(ctx context.Context) error {
+	return p.b.call(ctx, p.session, "Emulation.clearDeviceMetricsOverride", nil, nil)
+}
+
+// Capture returns a PNG of the page's viewport as it is laid out now.
+func (p *Page) Capture(ctx context.Context) ([]byte, error) {
+	return p.capture(ctx, map[string]any{"format": "png"})
+}
+
+// CaptureClip returns a PNG of the w×h region at (x, y) of the viewport as it is laid out now, in CSS
+// pixels (device scale 1). A page laid out taller than about 16k pixels (see SetViewport) is captured in
+// several clips: one capture is limited to about that. (Capturing beyond the viewport instead makes
+// Chromium lay the page out again, and boxes measured before no longer match the picture.)
+func (p *Page) CaptureClip(ctx context.Context, x, y, w, h int) ([]byte, error) {
+	return p.capture(ctx, map[string]any{"format": "png",
+		"clip": map[string]any{"x": x, "y": y, "width": w, "height": h, "scale": 1}})
+}
+
+func (p *Page) capture(ctx context.Context, params map[string]any) ([]byte, error) {
 	var r struct {
 		Data string `json:"data"`
 	}
-	if err := p.b.call(ctx, p.session, "Page.captureScreenshot", map[string]any{"format": "png"}, &r); err != nil {
+	if err := p.b.call(ctx, p.session, "Page.captureScreenshot", params, &r); err != nil {
 		return nil, err
 	}
 	png, err := base64.StdEncoding.DecodeString(r.Data)
@@ -366,4 +393,20 @@ func (p *Page) Screenshot(ctx context.Context, width, height int) ([]byte, error
 		return nil, errors.New("Chromium returned an empty screenshot")
 	}
 	return png, nil
+}
+
+// Click moves the mouse to (x, y) in CSS pixels of the viewport and clicks the left button there, as a
+// user would: the page sees real mouse events (move, down, up).
+func (p *Page) Click(ctx context.Context, x, y float64) error {
+	for _, typ := range []string{"mouseMoved", "mousePressed", "mouseReleased"} {
+		ev := map[string]any{"type": typ, "x": x, "y": y}
+		if typ != "mouseMoved" {
+			ev["button"] = "left"
+			ev["clickCount"] = 1
+		}
+		if err := p.b.call(ctx, p.session, "Input.dispatchMouseEvent", ev, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/losslab/losslab/internal/lab"
 	"github.com/losslab/losslab/lib/backend"
 	"github.com/losslab/losslab/lib/backend/blas"
 )
@@ -49,6 +50,8 @@ func Doctor(w io.Writer, p Paths) int {
 	}
 	jupOK, jupInfo := JupyterOK()
 	check(jupOK, "jupyter", jupInfo+" ("+Python+")", "install Debian's jupyter-notebook jupyter-nbconvert python3-nbclient python3-jupyter-client, or "+fixInstall+" as root")
+	labOK, labInfo := lab.Status(p.Home)
+	check(labOK, "jupyterlab", labInfo, fixInstall+" (needs npm; `go run ./kernel up -classic` starts the classic Notebook without it)")
 	check(DatasetOK(), "dataset", "Fashion-MNIST in "+DatasetDir, "apt-get install dataset-fashion-mnist")
 	if spec, err := ReadKernelSpec(p); err != nil {
 		check(false, "kernelspec", fmt.Sprintf("%q not installed in %s", KernelName, p.KernelSpec), fixInstall)

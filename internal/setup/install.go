@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gomlx/go-xla/pkg/installer"
+	"github.com/losslab/losslab/internal/lab"
 )
 
 // Options tune Install.
@@ -52,8 +53,15 @@ func Install(w io.Writer, p Paths, opts Options) error {
 	if err := WriteGoplsGuard(w, p, goCmd); err != nil {
 		return err
 	}
+	if !opts.NoSystem {
+		ensureNpm(w)
+	}
 	if err := installPlotly(w, p); err != nil {
 		Step(w, false, "plotly.js", err.Error()+" — interactive plots fall back to static ones")
+	}
+	if err := lab.Build(w, p.Home); err != nil {
+		Step(w, false, "jupyterlab", firstLine(err.Error()))
+		missing = append(missing, "JupyterLab: "+err.Error())
 	}
 	if !opts.NoPlugin {
 		installPlugin(w, opts.PluginTimeout)

@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/losslab/losslab/internal/lab"
 	"github.com/losslab/losslab/lib/backend"
 	"github.com/losslab/losslab/lib/nb"
 )
@@ -31,14 +32,15 @@ const (
 )
 
 // Python is the interpreter that runs Jupyter: Debian's, never a pyenv or virtualenv one on PATH.
-const Python = "/usr/bin/python3"
+const Python = lab.Python
 
 // DatasetDir is where Debian's dataset-fashion-mnist package puts Fashion-MNIST.
 const DatasetDir = "/usr/share/datasets/fashion-mnist"
 
-// AptPackages are the Debian packages LossLab needs: Jupyter (classic Notebook, nbconvert, nbclient),
-// OpenBLAS for the fast CPU path and the Fashion-MNIST data set.
-var AptPackages = []string{
+// AptPackages are the Debian packages LossLab needs: Jupyter (classic Notebook, nbconvert, nbclient, and
+// the server side of JupyterLab, see internal/lab), OpenBLAS for the fast CPU path and the Fashion-MNIST
+// data set.
+var AptPackages = append([]string{
 	"jupyter-notebook", "jupyter-nbconvert", "jupyter-client", "python3-nbclient", "python3-jupyter-client", "python3-ipykernel",
 	"python3-jupyter-kernel-test", // Jupyter's kernel conformance suite, run by internal/kernelconf's test
 	"chromium",                    // the headless browser of internal/browser's and lib/viz's visual tests
@@ -46,7 +48,7 @@ var AptPackages = []string{
 	"fonts-liberation2",           // the house font, so that browsers measure figure text as it was laid out
 	"libopenblas0-pthread",        // matrix products of the "blas" backend (lib/backend/blas), LossLab's fast CPU path
 	"dataset-fashion-mnist",
-}
+}, lab.AptPackages...)
 
 // Tools are the Go programs built from the versions pinned in go.mod's tool lines.
 var Tools = []struct{ Name, Package string }{

@@ -34,8 +34,19 @@ func TestDockerfileUsesTheSetupEntryPoint(t *testing.T) {
 		}
 	}
 	from := regexp.MustCompile(`(?m)^FROM\s+(\S+)`).FindStringSubmatch(df)
+	if from != nil && from[1] == "${BASE}" {
+		// The base is a build argument (the image test builds on a local base); its default is pinned.
+		from = regexp.MustCompile(`(?m)^ARG\s+BASE=(\S+)`).FindStringSubmatch(df)
+	}
 	if from == nil || !regexp.MustCompile(`:\d+\.\d+\.\d+`).MatchString(from[1]) {
 		t.Errorf("base image must be pinned to a full version, got %v", from)
+	}
+	// The image serves the JupyterLab that the tests exercise (LossLab's build, started by `up`), not
+	// another one from PyPI.
+	for _, bad := range []string{"pip install", "pip3 install", "jupyterlab==", `"-lab"`} {
+		if strings.Contains(df, bad) {
+			t.Errorf("Dockerfile contains %q: the image must serve LossLab's own JupyterLab build", bad)
+		}
 	}
 	users := regexp.MustCompile(`(?m)^USER\s+(\S+)`).FindAllStringSubmatch(df, -1)
 	if len(users) == 0 || users[len(users)-1][1] == "root" || users[len(users)-1][1] == "0" {
@@ -44,12 +55,6 @@ func TestDockerfileUsesTheSetupEntryPoint(t *testing.T) {
 	for _, bad := range []string{"token=''", `token=""`, "--NotebookApp.token=", "--ServerApp.token=", "JUPYTER_TOKEN=", "PASSWORD"} {
 		if strings.Contains(df, bad) {
 			t.Errorf("Dockerfile must not set a token or credential (%q)", bad)
-		}
-	}
-	// Pinned versions: pip installs name exact versions.
-	for _, m := range regexp.MustCompile(`pip3? install[^\n]*`).FindAllString(df, -1) {
-		if !strings.Contains(m, "==") {
-			t.Errorf("unpinned pip install: %s", m)
 		}
 	}
 	// The README shows how to run it.
