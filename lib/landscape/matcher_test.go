@@ -7,6 +7,7 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 
+	"github.com/losslab/losslab/lib/data"
 	"github.com/losslab/losslab/lib/models"
 )
 
@@ -119,19 +120,24 @@ func tinyModelPair(t *testing.T) (*models.MLP, *ParamSet, *ParamSet, *PermSpec, 
 	t.Helper()
 	set := blobs(t, 300, 5)
 	m := models.NewMLP(3, 4, 4)
-	a, err := FromContext(initModel(t, m, set, 1), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := FromContext(initModel(t, m, set, 2), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := InferPermSpec(a)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b, spec := initPair(t, m, set)
 	return m, a, b, spec, FromSet(set)
+}
+
+// initPair initialises m twice on set (seeds 1 and 2) and infers the permutation spec of the pair.
+func initPair(t *testing.T, m models.Model, set *data.Set) (a, b *ParamSet, spec *PermSpec) {
+	t.Helper()
+	var err error
+	if a, err = FromContext(initModel(t, m, set, 1), nil); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = FromContext(initModel(t, m, set, 2), nil); err != nil {
+		t.Fatal(err)
+	}
+	if spec, err = InferPermSpec(a); err != nil {
+		t.Fatal(err)
+	}
+	return a, b, spec
 }
 
 // Activation matching against a brute-force search over all 24² joint permutations of a tiny MLP, with

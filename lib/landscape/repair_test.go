@@ -25,18 +25,7 @@ func TestRepairStatistics(t *testing.T) {
 	set := blobs(t, 300, 7)
 	m := models.NewMLP(3, 6, 5)
 	sizes := []int{4, 6, 5, 3}
-	a, err := FromContext(initModel(t, m, set, 1), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b0, err := FromContext(initModel(t, m, set, 2), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := InferPermSpec(a)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b0, spec := initPair(t, m, set)
 	al, err := WeightMatcher{}.Match(a, b0, spec)
 	if err != nil {
 		t.Fatal(err)
