@@ -65,7 +65,7 @@ func Doctor(w io.Writer, p Paths) int {
 	check(err == nil, "plotly.js", plotly, "interactive plots fall back to static ones; "+fixInstall+" with npm available")
 
 	if err := backend.FastPath(); err != nil {
-		check(false, "openblas", err.Error(), "install it (apt-get install libopenblas0-pthread, or "+fixInstall+" as root): without it every matrix product runs on the pure-Go backend, 5–10× slower")
+		check(false, "openblas", err.Error(), "install it (apt-get install libopenblas0-pthread, or "+fixInstall+" as root): without it every matrix product runs on the pure-Go backend, 4–14× slower")
 	} else {
 		check(true, "openblas", blas.Version()+": the \"blas\" backend (LossLab's fast CPU path) is available", "")
 	}

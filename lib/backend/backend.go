@@ -9,7 +9,7 @@
 //     CUDA if its plugin is there, else CPU.
 //  3. Otherwise, when OpenBLAS can be opened (Debian's libopenblas0-pthread), "blas": the pure-Go backend with
 //     its matrix products on OpenBLAS and its large element-wise operations split across cores (package
-//     lib/backend/blas), 5–10× faster than pure Go on LossLab's workloads (bench/README.md).
+//     lib/backend/blas), 4–14× faster than pure Go on LossLab's workloads (bench/README.md).
 //  4. Otherwise the pure-Go backend, which is always compiled in and always works offline, configured as
 //     "go:ops_sequential" (PureGo). Describe and `go run ./kernel doctor` then say how to get OpenBLAS.
 //
