@@ -21,12 +21,14 @@
 // originals: each new executor first checks that the backend running it is a "blas" backend (so GoMLX's
 // "go" backend keeps running pure Go, bit for bit) and that the operation is one it handles (float32 or
 // float64, sizes worth a BLAS call); anything else goes to the original executor. The few unexported fields
-// of simplego's graph nodes it reads (a node's output shape and the DotGeneral axes) are located by
-// reflection at start-up and checked by name and type, so a GoMLX whose internals differ disables the fast
-// path with a reason (Status) instead of computing wrong numbers. go.mod pins GoMLX v0.26.0, and the tests
+// of simplego's graph nodes it reads (a node's output shape and data, the DotGeneral axes) are located by
+// reflection at start-up and checked by name and type on a probe graph, so a GoMLX whose internals differ
+// disables the fast path with a reason (Status) instead of computing wrong numbers; the Gather and Scatter
+// parameters are read by field name and a missing or retyped field sends the operation to the original
+// executor. go.mod pins GoMLX v0.26.0, and the tests
 // fail if the fast path is not taken while OpenBLAS is installed.
 //
-// The alternative measured first — a backend with a Builder of its own that cuts graphs into pure-Go
+// The alternative prototyped before this package — a backend with a Builder of its own that cuts graphs into pure-Go
 // segments around each matrix product — must forward all 106 Builder methods, loses simplego's buffer reuse
 // at every cut and runs each segment as a separate executable; replacing executors keeps one executable
 // and one buffer pool, and lets any operation's executor be replaced the same way.
@@ -35,15 +37,16 @@
 //
 // OpenBLAS runs one thread by default. Its helper threads spin for about 0.1 s after each product before
 // they sleep, and in that time they take cores from the element-wise work this backend splits across all
-// cores between two products. Measured side by side on the 2-core development machine (bench -baseline
-// blas:threads=1): the MLP training step ran at 8,868 examples/s with 2 OpenBLAS threads and 17,639 with
+// cores between two products. Measured side by side on the loaded 2-core development machine (bench
+// -baseline blas:threads=1): the MLP training step ran at 8,868 examples/s with 2 OpenBLAS threads and 17,639 with
 // 1; the CNN step at 86.7 and 195. Letting the helpers sleep at once (OPENBLAS_THREAD_TIMEOUT=4) was worse
 // still (5,768 and 65.3): waking them costs more than a product of these sizes. On the same machine idle,
 // 2 threads were 6% faster on the MLP step and 23% on a loss grid, 22% slower on the CNN step: threads=2
 // suits product-bound work on a machine with spare cores.
 //
-// OpenBLAS (Debian's libopenblas0-pthread) is opened at run time with github.com/ebitengine/purego: no cgo,
-// so a notebook cell still links in under a second. $LOSSLAB_OPENBLAS names the library file to use;
+// OpenBLAS (Debian's libopenblas0-pthread) is opened at run time with github.com/ebitengine/purego: no cgo
+// is needed, and LossLab's kernel builds cells without XLA with CGO_ENABLED=0 so they link with Go's own
+// linker. $LOSSLAB_OPENBLAS names the library file to use;
 // otherwise the usual names are tried. When it cannot be opened, New returns an error that says so and how
 // to install it, and lib/backend falls back to the pure-Go configuration.
 package blas
