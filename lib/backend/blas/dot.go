@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 
 	"github.com/gomlx/gomlx/backends/simplego"
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
@@ -84,7 +83,7 @@ func execDotGeneral(be *simplego.Backend, node *simplego.Node, inputs []*simpleg
 		return nil, err
 	}
 	dtype := lhsShape.DType
-	if (dtype != dtypes.Float32 && dtype != dtypes.Float64) || rhsShape.DType != dtype {
+	if !isFloat(dtype) || rhsShape.DType != dtype {
 		return orig(be, node, inputs, owned)
 	}
 	p, ok := dotParamsOf(node)
@@ -171,9 +170,3 @@ func execDotGeneral(be *simplego.Backend, node *simplego.Node, inputs []*simpleg
 	gemmCalls.Add(int64(nb))
 	return output, nil
 }
-
-// atomicCounter counts events for tests and diagnostics.
-type atomicCounter struct{ n atomic.Int64 }
-
-func (c *atomicCounter) add(d int64) { c.n.Add(d) }
-func (c *atomicCounter) load() int64 { return c.n.Load() }

@@ -4,11 +4,11 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 )
 
 // Large element-wise operations on float32/float64 run on all cores: after the matrix products moved to
@@ -21,7 +21,7 @@ const minParallel = 1 << 15
 
 // parallelCalls counts the element-wise operations run split across cores; broadcastCalls those with one
 // side broadcast.
-var parallelCalls, broadcastCalls atomicCounter
+var parallelCalls, broadcastCalls atomic.Int64
 
 // binaryOps and unaryOps are the operations handled here.
 var binaryOps = []backends.OpType{
@@ -251,7 +251,7 @@ func splitWork(n, work int, fn func(lo, hi int)) {
 		}()
 	}
 	wg.Wait()
-	parallelCalls.add(1)
+	parallelCalls.Add(1)
 }
 
 // output reuses an input the executor owns (its last use) when it has the output's shape, as the pure-Go
@@ -281,7 +281,7 @@ func binaryExecutor(op backends.OpType) executor {
 		rs, err2 := be.BufferShape(inputs[1])
 		out := nodeShape(node)
 		if err1 != nil || err2 != nil || out.Size() < minParallel || ls.DType != rs.DType ||
-			(ls.DType != dtypes.Float32 && ls.DType != dtypes.Float64) {
+			!isFloat(ls.DType) {
 			return orig(be, node, inputs, owned)
 		}
 		// Same shapes or a scalar side: one flat loop. Other broadcasts (ranks equal, each dimension equal or
@@ -382,7 +382,7 @@ func binaryApply[T float32 | float64](op backends.OpType, a, b, c []T, p *rowPla
 		split(len(c), func(lo, hi int) { binaryChunk(op, a, b, c, lo, hi) })
 		return
 	}
-	broadcastCalls.add(1)
+	broadcastCalls.Add(1)
 	rows := len(c) / p.inner
 	splitWork(rows, len(c), func(lo, hi int) {
 		// Offsets of row lo, then an odometer over the outer axes.
@@ -425,7 +425,7 @@ func unaryExecutor(op backends.OpType) executor {
 			return orig(be, node, inputs, owned)
 		}
 		s, err := be.BufferShape(inputs[0])
-		if err != nil || s.Size() < minParallel || (s.DType != dtypes.Float32 && s.DType != dtypes.Float64) ||
+		if err != nil || s.Size() < minParallel || !isFloat(s.DType) ||
 			!s.Equal(nodeShape(node)) {
 			return orig(be, node, inputs, owned)
 		}

@@ -77,7 +77,7 @@ func TestElementwiseMatchesPureGo(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	binary := map[string]func(a, b *Node) *Node{"Add": Add, "Sub": Sub, "Mul": Mul, "Div": Div, "Max": Max, "Min": Min}
 	unary := map[string]func(x *Node) *Node{"Neg": Neg, "Abs": Abs, "Sign": Sign, "Sqrt": Sqrt, "Exp": Exp, "Log": Log, "Tanh": Tanh}
-	before := parallelCalls.load()
+	before := parallelCalls.Load()
 	for _, f64 := range []bool{false, true} {
 		mk := func(dims ...int) *tensors.Tensor {
 			if f64 {
@@ -104,7 +104,7 @@ func TestElementwiseMatchesPureGo(t *testing.T) {
 			sameBits(t, name, run(t, fast, g, x), run(t, ref, g, x))
 		}
 	}
-	if parallelCalls.load() == before {
+	if parallelCalls.Load() == before {
 		t.Fatal("no element-wise operation was split across cores")
 	}
 }
@@ -126,7 +126,7 @@ func TestBroadcastMatchesPureGo(t *testing.T) {
 		{[]int{16, 8, 2, 7, 2, 16}, []int{16, 8, 1, 7, 1, 16}}, // a 2×2 max-pool's gradient
 		{[]int{30, 40, 50}, []int{30, 1, 50}},
 	}
-	before := broadcastCalls.load()
+	before := broadcastCalls.Load()
 	for _, c := range cases {
 		x, y := specialTensor[float32](r, c.big...), specialTensor[float32](r, c.small...)
 		for name, f := range map[string]func(a, b *Node) *Node{"Sub": Sub, "Div": Div, "Max": Max} {
@@ -135,7 +135,7 @@ func TestBroadcastMatchesPureGo(t *testing.T) {
 			sameBits(t, fmt.Sprintf("%s %v·%v", name, c.small, c.big), run(t, fast, g, y, x), run(t, ref, g, y, x))
 		}
 	}
-	if n := broadcastCalls.load() - before; n != int64(len(cases))*3*2 {
+	if n := broadcastCalls.Load() - before; n != int64(len(cases))*3*2 {
 		t.Fatalf("%d broadcast operations took the row path, want %d", n, len(cases)*3*2)
 	}
 }
@@ -144,7 +144,7 @@ func TestBroadcastMatchesPureGo(t *testing.T) {
 func TestTransposeMatchesPureGo(t *testing.T) {
 	fast, ref := newPair(t)
 	r := rand.New(rand.NewPCG(15, 16))
-	before := parallelCalls.load()
+	before := parallelCalls.Load()
 	perms := [][]int{{0, 1, 2, 3}, {3, 2, 1, 0}, {1, 2, 0, 3}, {2, 0, 3, 1}, {0, 3, 1, 2}}
 	for _, f64 := range []bool{false, true} {
 		var x *tensors.Tensor
@@ -158,7 +158,7 @@ func TestTransposeMatchesPureGo(t *testing.T) {
 			sameBits(t, "Transpose", run(t, fast, g, x), run(t, ref, g, x))
 		}
 	}
-	if parallelCalls.load() == before {
+	if parallelCalls.Load() == before {
 		t.Fatal("no Transpose was split across cores")
 	}
 }
@@ -169,7 +169,7 @@ func TestReduceMatchesPureGo(t *testing.T) {
 	fast, ref := newPair(t)
 	r := rand.New(rand.NewPCG(19, 20))
 	axesSets := [][]int{{3}, {2, 3}, {0}, {0, 1}, {1}, {1, 2}, {0, 1, 2, 3}, {0, 2}}
-	before := parallelCalls.load()
+	before := parallelCalls.Load()
 	dims := []int{6, 40, 17, 23}
 	// Plain values show a change of summation order; special ones NaN and infinity handling.
 	for _, x := range []*tensors.Tensor{
@@ -183,7 +183,7 @@ func TestReduceMatchesPureGo(t *testing.T) {
 			}
 		}
 	}
-	if parallelCalls.load() == before {
+	if parallelCalls.Load() == before {
 		t.Fatal("no reduction was split across cores")
 	}
 }

@@ -3,6 +3,7 @@ package blas
 import (
 	"reflect"
 	"slices"
+	"sync/atomic"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
@@ -174,10 +175,10 @@ func execGather(be *simplego.Backend, node *simplego.Node, inputs []*simplego.Bu
 }
 
 // rowCalls counts the row gathers and scatters run here (tests check the fast path is taken).
-var rowCalls atomicCounter
+var rowCalls atomic.Int64
 
 func gatherRows[T float32 | float64](dst, src []T, idx []int, rowSize int) {
-	rowCalls.add(1)
+	rowCalls.Add(1)
 	splitWork(len(idx), len(dst), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			d, s := dst[p*rowSize:(p+1)*rowSize], src[idx[p]*rowSize:(idx[p]+1)*rowSize]
@@ -269,7 +270,7 @@ func execScatterSum(be *simplego.Backend, node *simplego.Node, inputs []*simpleg
 // pure-Go kernel does, so sums round the same way); cores take disjoint column ranges, so rows that
 // collide never race.
 func scatterAddRows[T float32 | float64](dst, upd []T, idx []int, rowSize int) {
-	rowCalls.add(1)
+	rowCalls.Add(1)
 	splitWork(rowSize, len(upd), func(lo, hi int) {
 		for p, r := range idx {
 			d := dst[r*rowSize+lo : r*rowSize+hi]

@@ -20,7 +20,7 @@ func TestRowGatherAndScatterMatchPureGo(t *testing.T) {
 		idx[i] = int32(r.IntN(rows)) // with repeats: rows collide in the scatter
 	}
 	indices := tensors.FromFlatDataAndDimensions(idx, n, k, 1)
-	before := rowCalls.load()
+	before := rowCalls.Load()
 	for _, f64 := range []bool{false, true} {
 		var x, w *tensors.Tensor
 		if f64 {
@@ -36,8 +36,8 @@ func TestRowGatherAndScatterMatchPureGo(t *testing.T) {
 		}
 		sameBits(t, "ScatterSum", run(t, fast, grad, x, indices, w), run(t, ref, grad, x, indices, w))
 	}
-	if rowCalls.load() < before+4 {
-		t.Fatalf("row gather/scatter fast path taken %d times, want 4", rowCalls.load()-before)
+	if rowCalls.Load() < before+4 {
+		t.Fatalf("row gather/scatter fast path taken %d times, want 4", rowCalls.Load()-before)
 	}
 	// Out of range: clamped by the pure-Go kernel, and the same here.
 	bad := append([]int32(nil), idx...)

@@ -5,7 +5,6 @@ import (
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 )
 
 // permute writes src, of row-major shape dims, into dst with its axes reordered: dst's axis i is src's
@@ -152,7 +151,7 @@ func execTranspose(be *simplego.Backend, node *simplego.Node, inputs []*simplego
 	perm, ok := nodeData(node).([]int)
 	s, err := be.BufferShape(inputs[0])
 	if !ok || err != nil || s.Size() < minParallel || len(perm) != s.Rank() ||
-		(s.DType != dtypes.Float32 && s.DType != dtypes.Float64) {
+		!isFloat(s.DType) {
 		return orig(be, node, inputs, owned)
 	}
 	out := be.NewBuffer(nodeShape(node))
