@@ -70,4 +70,10 @@ func TestLogTicksUnderADecade(t *testing.T) {
 	if got := labels(0.001, 10); strings.Join(got, " ") != "0.001 0.01 0.1 1 10" {
 		t.Errorf("log axis 0.001..10 labels %q, want the powers of ten", got)
 	}
+	// Powers of ten below 1e-3 are computed inexactly by repeated division: label the exact power.
+	for _, l := range labels(3e-7, 2e-2) {
+		if len(l) > 6 {
+			t.Errorf("log axis 3e-7..2e-2: tick label %q is not a short power of ten", l)
+		}
+	}
 }

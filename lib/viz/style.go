@@ -255,6 +255,12 @@ func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 		}
 	}
 	if labelled >= 2 {
+		for i, t := range ticks {
+			if t.Label != "" && t.Value > 0 {
+				// gonum labels the powers of ten it computed, e.g. 9.999999999999999e-05 for 1e-4.
+				ticks[i].Label = formatTick(math.Pow10(int(math.Round(math.Log10(t.Value)))))
+			}
+		}
 		return ticks
 	}
 	var out []plot.Tick
