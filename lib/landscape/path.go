@@ -108,6 +108,11 @@ type PathOptions struct {
 	// rounds (default 12, each adds at most two points).
 	Tolerance float64
 	MaxRounds int
+	// Watch, if set, is called after every compiled call's worth of α values (the evaluator's
+	// PointsPerCall) with the path so far, its barriers not yet computed (read it there, do not keep or
+	// change it), and once more with done true when the path is complete, e.g. viz.LivePath's growing
+	// line. Each point's numbers are the same with or without a watcher.
+	Watch func(p *Path, done bool)
 }
 
 func (o *PathOptions) defaults() error {
@@ -187,7 +192,7 @@ func evalPath(ev *Evaluator, base *ParamSet, pd pathDirs, data []*Data, opts Pat
 		}
 		p.Curves[i] = Curve{Data: d.Name, N: d.Len()}
 	}
-	if err := p.add(ev, base, pd, data, AlphaGrid(opts.NumAlpha)); err != nil {
+	if err := p.addWatched(ev, base, pd, data, AlphaGrid(opts.NumAlpha), opts.Watch); err != nil {
 		return nil, err
 	}
 	if opts.Refine {
@@ -200,7 +205,26 @@ func evalPath(ev *Evaluator, base *ParamSet, pd pathDirs, data []*Data, opts Pat
 	}
 	p.Provenance = newProvenance(ev, data)
 	p.Provenance.Grid = fmt.Sprintf("%d α values evenly spaced in [0,1], %d added by refinement", opts.NumAlpha, len(p.Alpha)-opts.NumAlpha)
+	if opts.Watch != nil {
+		opts.Watch(p, true)
+	}
 	return p, nil
+}
+
+// addWatched is add, in chunks of one compiled call's points with watch called after each when watch is
+// set (the evaluator runs the same program on each chunk, so the numbers do not change).
+func (p *Path) addWatched(ev *Evaluator, base *ParamSet, pd pathDirs, data []*Data, alphas []float64, watch func(*Path, bool)) error {
+	if watch == nil {
+		return p.add(ev, base, pd, data, alphas)
+	}
+	k := ev.cfg.PointsPerCall
+	for start := 0; start < len(alphas); start += k {
+		if err := p.add(ev, base, pd, data, alphas[start:min(start+k, len(alphas))]); err != nil {
+			return err
+		}
+		watch(p, false)
+	}
+	return nil
 }
 
 // add evaluates the new α values and merges them into the sorted path.
@@ -337,7 +361,7 @@ func (p *Path) refine(ev *Evaluator, base *ParamSet, pd pathDirs, data []*Data, 
 			r.Converged = unc <= opts.Tolerance
 			return nil // spacing below what α can resolve
 		}
-		if err := p.add(ev, base, pd, data, next); err != nil {
+		if err := p.addWatched(ev, base, pd, data, next, opts.Watch); err != nil {
 			return err
 		}
 	}

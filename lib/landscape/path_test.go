@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 )
 
 func TestQuadraticPath(t *testing.T) {
@@ -145,5 +147,58 @@ func TestInterpolatePairsSpread(t *testing.T) {
 	st := s.LossLinear["toy"]
 	if st.N != 3 || math.Abs(st.Mean-2.0/3) > 1e-12 || math.Abs(st.Std-math.Sqrt(1.0/3)) > 1e-12 || st.Min != 0 || math.Abs(st.Max-1) > 1e-12 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// A watched path reports itself as it grows, one compiled call's points at a time, ends with the
+// complete path, and has the same numbers as an unwatched one.
+func TestPathWatch(t *testing.T) {
+	sizes := []int{5, 7, 3}
+	a, b := randomMLP(sizes, dtypes.Float32, 1), randomMLP(sizes, dtypes.Float32, 2)
+	ev, err := NewEvaluator(mlpForward(sizes, dtypes.Float32), a, Config{BatchSize: 10, PointsPerCall: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []*Data{randomData(25, 5, 3, 3), randomData(12, 5, 3, 4)}
+	opts := PathOptions{NumAlpha: 11, Refine: true, Tolerance: 1e-6, MaxRounds: 3}
+	plain, err := Interpolate(ev, a, b, data, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sizesSeen []int
+	var final *Path
+	opts.Watch = func(p *Path, done bool) {
+		if final != nil {
+			t.Errorf("watch called after done")
+		}
+		if done {
+			final = p
+			return
+		}
+		if p.Curves[0].LossBarrier != (Barrier{}) {
+			t.Errorf("barriers set before the path is complete")
+		}
+		if len(p.Curves[1].Loss) != len(p.Alpha) {
+			t.Errorf("curve has %d values for %d α", len(p.Curves[1].Loss), len(p.Alpha))
+		}
+		sizesSeen = append(sizesSeen, len(p.Alpha))
+	}
+	watched, err := Interpolate(ev, a, b, data, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if final != watched {
+		t.Fatalf("the done call did not get the returned path")
+	}
+	// 11 grid points in calls of 4: 4, 8, 11; then each refinement round adds up to two points.
+	if len(sizesSeen) < 3 || sizesSeen[0] != 4 || sizesSeen[1] != 8 || sizesSeen[2] != 11 {
+		t.Errorf("path sizes seen by the watcher: %v, want 4, 8, 11, then refinement", sizesSeen)
+	}
+	if got, want := sizesSeen[len(sizesSeen)-1], len(watched.Alpha); got != want {
+		t.Errorf("last partial path had %d points, the result %d", got, want)
+	}
+	watched.Provenance, plain.Provenance = Provenance{}, Provenance{}
+	if !reflect.DeepEqual(watched, plain) {
+		t.Errorf("a watched path differs from an unwatched one:\nwatched %+v\nplain   %+v", watched, plain)
 	}
 }

@@ -45,10 +45,10 @@
 //
 // # Live pictures
 //
-// LiveTraining and LiveGrid are watchers for train.Config.Watch and landscape.GridOptions.Watch: in a
-// notebook the cell shows the training curves growing, or the landscape filling in, redrawn in place
-// every few seconds (LiveEvery), and ends with the static figure Training or LandscapeGrid draws for the
-// finished result. Outside a notebook they do nothing; in quick mode they draw only the final figure.
+// LiveTraining, LivePath and LiveGrid are watchers for train.Config.Watch, landscape.PathOptions.Watch and
+// landscape.GridOptions.Watch: in a notebook the cell shows the training curves growing, the interpolation
+// path growing from α = 0, or the plane filling in, redrawn in place every few seconds (LiveEvery), and ends
+// with the static figure Training, LandscapePath or LandscapeGrid draws for the finished result. Outside a notebook they do nothing; in quick mode they draw only the final figure.
 //
 // # Static and interactive output
 //

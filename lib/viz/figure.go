@@ -30,6 +30,7 @@ type Figure struct {
 	title         string
 	width, height int // CSS pixels
 	logX, logY    bool
+	xRange        *[2]float64
 	yRange        *[2]float64
 	interactive   bool
 	colorLabel    string
@@ -73,6 +74,12 @@ func (f *Figure) Err() error {
 	if f.width <= 0 || f.height <= 0 {
 		return fmt.Errorf("viz: figure %q: size must be positive, got %d×%d px", f.title, f.width, f.height)
 	}
+	if f.xRange != nil && !(f.xRange[0] < f.xRange[1]) {
+		return fmt.Errorf("viz: figure %q: XRange(%g, %g) needs lo < hi", f.title, f.xRange[0], f.xRange[1])
+	}
+	if f.logX && f.xRange != nil && f.xRange[0] <= 0 {
+		return fmt.Errorf("viz: figure %q: XRange(%g, %g) on a log axis needs lo > 0", f.title, f.xRange[0], f.xRange[1])
+	}
 	if f.yRange != nil && !(f.yRange[0] < f.yRange[1]) {
 		return fmt.Errorf("viz: figure %q: YRange(%g, %g) needs lo < hi", f.title, f.yRange[0], f.yRange[1])
 	}
@@ -109,6 +116,13 @@ func (f *Figure) LogY() *Figure {
 // default the panels share one y range so that they compare at a glance.
 func (f *Figure) FreeY() *Figure {
 	f.freeY = true
+	return f
+}
+
+// XRange fixes the x axis of Lines and Scatter to [lo, hi] instead of fitting the data (a live path keeps
+// its α axis at [0, 1] while the points come in). Ignored by kinds without a numeric x axis.
+func (f *Figure) XRange(lo, hi float64) *Figure {
+	f.xRange = &[2]float64{lo, hi}
 	return f
 }
 

@@ -30,11 +30,15 @@ func LandscapePath(title string, p *landscape.Path, metric string) *Figure {
 		x, ys := sortedXY(p.Alpha, y)
 		series = append(series, XY(fmt.Sprintf("%s (%s barrier %.3g at α=%.2f)", c.Data, ylabel, b.Linear, b.LinearAlpha), x, ys))
 	}
-	ylabel := "loss (nats)"
+	return Lines(title, "α (0 = A, 1 = B)", pathYLabel(metric), series...)
+}
+
+// pathYLabel is the y label of a path's metric.
+func pathYLabel(metric string) string {
 	if metric == "error" {
-		ylabel = "error rate (fraction)"
+		return "error rate (fraction)"
 	}
-	return Lines(title, "α (0 = A, 1 = B)", ylabel, series...)
+	return "loss (nats)"
 }
 
 // LayerwiseLMC draws a layer-wise LMC result as a heatmap: one row per group (or set of groups), one

@@ -99,6 +99,9 @@ func xyFigure(kind, title, xlabel, ylabel string, series []Series, points bool) 
 				legend = append(legend, legendItem{"shaded: " + shared, []plot.Thumbnailer{bandThumb{rgb(0x59, 0x59, 0x59)}}})
 			}
 		}
+		if f.xRange != nil {
+			p.X.Min, p.X.Max = f.xRange[0], f.xRange[1]
+		}
 		if f.yRange != nil {
 			p.Y.Min, p.Y.Max = f.yRange[0], f.yRange[1]
 		}

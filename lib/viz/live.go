@@ -63,6 +63,37 @@ func liveGridFigure(title, metric string, g *landscape.Grid) *Figure {
 	return nil
 }
 
+// LivePath returns a watcher for landscape.PathOptions.Watch that shows the path's curves of metric
+// ("loss" or "error"), as LandscapePath draws them, growing from α = 0 as points are computed (the α axis
+// stays at [0, 1] meanwhile), and ends with LandscapePath's figure, barriers in the legend.
+func LivePath(title, metric string) func(p *landscape.Path, done bool) {
+	l := newLive()
+	return func(p *landscape.Path, done bool) {
+		l.update(done, func() *Figure { return livePathFigure(title, metric, p, done) })
+	}
+}
+
+// livePathFigure is LandscapePath(title, p, metric) when done; before that, the curves so far on a fixed
+// α axis (their barriers are not known yet), or nil before the first point.
+func livePathFigure(title, metric string, p *landscape.Path, done bool) *Figure {
+	if done {
+		return LandscapePath(title, p, metric)
+	}
+	if len(p.Alpha) == 0 {
+		return nil
+	}
+	var series []Series
+	for _, c := range p.Curves {
+		y := c.Loss
+		if metric == "error" {
+			y = c.Error
+		}
+		x, ys := sortedXY(p.Alpha, y)
+		series = append(series, XY(c.Data+" (computing…)", x, ys))
+	}
+	return Lines(title, "α (0 = A, 1 = B)", pathYLabel(metric), series...).XRange(0, 1)
+}
+
 // live is the state of one live figure: its display and when it was last drawn.
 type live struct {
 	show   func(id, body string) // replaces the display id's content (gonbui.UpdateHTML in a notebook)

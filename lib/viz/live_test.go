@@ -83,3 +83,62 @@ func TestLiveGridWaitsForPoints(t *testing.T) {
 		t.Errorf("a partly computed grid should show with its missing point grey; got %d figures", len(*shown))
 	}
 }
+
+// TestLivePath checks that a live path draws nothing before its first point, then its curves on the
+// whole α axis without barriers, and ends as LandscapePath's figure.
+func TestLivePath(t *testing.T) {
+	p := &landscape.Path{Curves: []landscape.Curve{{Data: "train"}, {Data: "test"}}}
+	LivePath("path", "loss")(p, false) // outside a notebook: nothing, and no panic
+	l, clock, shown := fakeLive(false)
+	draw := func(done bool) { l.update(done, func() *Figure { return livePathFigure("path", "loss", p, done) }) }
+	*clock = clock.Add(time.Hour)
+	draw(false)
+	if len(*shown) != 0 {
+		t.Fatalf("drew %d figures before any point was computed", len(*shown))
+	}
+	p.Alpha = []float64{0, 0.25}
+	p.Curves[0].Loss, p.Curves[0].Error = []float64{0.3, 0.9}, []float64{0.1, 0.3}
+	p.Curves[1].Loss, p.Curves[1].Error = []float64{0.4, 1.0}, []float64{0.1, 0.4}
+	*clock = clock.Add(time.Hour)
+	draw(false)
+	if len(*shown) != 1 || !strings.Contains((*shown)[0], "computing") {
+		t.Fatalf("partial path: %d figures, want one whose legend says the path is still computing", len(*shown))
+	}
+	f := livePathFigure("path", "loss", p, false)
+	if f.xRange == nil || f.xRange[0] != 0 || f.xRange[1] != 1 {
+		t.Errorf("partial path: x range %v, want the whole α axis [0, 1]", f.xRange)
+	}
+	p.Alpha = []float64{0, 0.25, 0.5, 0.75, 1}
+	p.Curves[0].Loss = []float64{0.3, 0.9, 1.2, 0.8, 0.35}
+	p.Curves[1].Loss = []float64{0.4, 1.0, 1.3, 0.9, 0.45}
+	for i := range p.Curves {
+		b, err := landscape.Barriers(p.Alpha, p.Curves[i].Loss)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Curves[i].LossBarrier = b
+		p.Curves[i].Error = []float64{0.1, 0.3, 0.5, 0.3, 0.1}
+	}
+	draw(true)
+	want, err := LandscapePath("path", p, "loss").htmlBody(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := (*shown)[len(*shown)-1]; last != want {
+		t.Errorf("the final live figure differs from LandscapePath's figure of the finished path")
+	}
+}
+
+// TestXRange checks that XRange fixes the x axis of a line plot, and that a bad range is an error.
+func TestXRange(t *testing.T) {
+	svg, err := Lines("x", "x", "y", XY("a", []float64{0.2, 0.4}, []float64{1, 2})).XRange(0, 1).SVG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(svg), ">1<") && !strings.Contains(string(svg), ">1.0<") {
+		t.Errorf("x axis fixed to [0, 1] has no tick at 1")
+	}
+	if err := Lines("x", "x", "y", XY("a", []float64{0.2, 0.4}, []float64{1, 2})).XRange(1, 0).Err(); err == nil {
+		t.Errorf("XRange(1, 0) accepted")
+	}
+}

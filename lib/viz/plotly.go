@@ -178,6 +178,13 @@ func baseLayout(f *Figure, xlabel, ylabel string, legend bool) map[string]any {
 	if xlabel != "" || ylabel != "" {
 		xa := plotlyAxis(xlabel, f.logX)
 		ya := plotlyAxis(ylabel, f.logY)
+		if f.xRange != nil {
+			lo, hi := f.xRange[0], f.xRange[1]
+			if f.logX {
+				lo, hi = log10(lo), log10(hi)
+			}
+			xa["range"] = []float64{lo, hi}
+		}
 		if f.yRange != nil {
 			lo, hi := f.yRange[0], f.yRange[1]
 			if f.logY {
