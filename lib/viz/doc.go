@@ -2,7 +2,10 @@
 // bar (with error bars) and histogram plots, heatmaps with a colour bar, filled contours with an overlaid trajectory,
 // interactive 3D surfaces, small multiples and tables.
 //
-// Every constructor takes plain Go data and returns a *Figure (or a *Table). A figure renders to
+// The general constructors take plain Go data (slices, grids, Series) and return a *Figure (or a
+// *Table); a few draw LossLab's own results directly: Training and TrainingRuns a lib/train Result,
+// LandscapePath, LandscapeGrid, LayerwiseLMC and HessianDensity results of lib/landscape, and the live
+// watchers below. A figure renders to
 // SVG, PNG or a self-contained HTML page, shows itself inline in a GoNB notebook cell with Show, and
 // saves itself with Save (the format follows the file extension; the write is atomic):
 //

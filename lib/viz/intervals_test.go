@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/plot"
 )
 
 // TestErrorBars checks Bar's error bars: bad intervals are errors, and the legend or a footnote says
@@ -75,5 +77,25 @@ func TestLogTicksUnderADecade(t *testing.T) {
 		if len(l) > 6 {
 			t.Errorf("log axis 3e-7..2e-2: tick label %q is not a short power of ten", l)
 		}
+	}
+}
+
+// TestLineAxisHeadroom checks that a fitted y axis leaves room above and below the data (the first loss
+// of a run used to lie on the frame), linearly and on a log axis, and that a fixed range stays as given.
+func TestLineAxisHeadroom(t *testing.T) {
+	ax := plot.Axis{Min: 0.2, Max: 3.8}
+	padAxis(&ax, false)
+	if !(ax.Max > 3.8 && ax.Max < 3.95 && ax.Min < 0.2 && ax.Min > 0.05) {
+		t.Errorf("linear axis [0.2, 3.8] padded to [%g, %g], want about 3%% of the span at each end", ax.Min, ax.Max)
+	}
+	ax = plot.Axis{Min: 1e-3, Max: 10}
+	padAxis(&ax, true)
+	if !(ax.Max > 10 && ax.Max < 14 && ax.Min < 1e-3 && ax.Min > 7e-4) {
+		t.Errorf("log axis [1e-3, 10] padded to [%g, %g]", ax.Min, ax.Max)
+	}
+	ax = plot.Axis{Min: 2, Max: 2}
+	padAxis(&ax, false)
+	if ax.Min != 2 || ax.Max != 2 {
+		t.Errorf("a degenerate axis changed to [%g, %g]", ax.Min, ax.Max)
 	}
 }

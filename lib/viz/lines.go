@@ -104,6 +104,8 @@ func xyFigure(kind, title, xlabel, ylabel string, series []Series, points bool) 
 		}
 		if f.yRange != nil {
 			p.Y.Min, p.Y.Max = f.yRange[0], f.yRange[1]
+		} else {
+			padAxis(&p.Y, f.logY)
 		}
 		if len(series) < 2 {
 			legend = nil
@@ -124,6 +126,21 @@ func allPositive(v []float64) bool {
 		}
 	}
 	return true
+}
+
+// padAxis widens a fitted axis by 3% of its span at each end (multiplicatively on a log axis), so that a
+// line at the data's extreme (the first loss of a run) is not drawn on the frame, half cut.
+func padAxis(ax *plot.Axis, log bool) {
+	lo, hi := ax.Min, ax.Max
+	switch {
+	case !(hi > lo) || math.IsInf(lo, 0) || math.IsInf(hi, 0):
+	case log && lo > 0:
+		r := math.Pow(hi/lo, 0.03)
+		ax.Min, ax.Max = lo/r, hi*r
+	case !log:
+		pad := 0.03 * (hi - lo)
+		ax.Min, ax.Max = lo-pad, hi+pad
+	}
 }
 
 func setScales(f *Figure, p *plot.Plot) {
