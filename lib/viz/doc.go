@@ -6,7 +6,8 @@
 // *Table); a few draw LossLab's own results directly: Training and TrainingRuns a lib/train Result,
 // LandscapePath, LandscapeGrid, LayerwiseLMC and HessianDensity results of lib/landscape, and the live
 // watchers below. A figure renders to SVG, PNG or a self-contained HTML page, shows itself inline in a
-// GoNB notebook cell with Show, and saves itself with Save (the format follows the file extension; the write is atomic):
+// GoNB notebook cell with Show, and saves itself with Save (the format follows the file extension; the
+// write is atomic):
 //
 //	viz.Lines("Training loss", "step", "loss (nats)",
 //		viz.XY("SGD", steps, sgd), viz.XY("Adam", steps, adam)).LogY().Show()
