@@ -72,6 +72,13 @@ func TestLogTicksUnderADecade(t *testing.T) {
 	if got := labels(0.001, 10); strings.Join(got, " ") != "0.001 0.01 0.1 1 10" {
 		t.Errorf("log axis 0.001..10 labels %q, want the powers of ten", got)
 	}
+	// Over a decade and a half with one power of ten inside, the lower part is labelled too.
+	if got := labels(250, 8000); len(got) < 3 || got[0] != "500" {
+		t.Errorf("log axis 250..8000 labels %q, want round values from 500 up", got)
+	}
+	if got := labels(0.6, 4); strings.Join(got, " ") != "1 2 3" {
+		t.Errorf("log axis 0.6..4 labels %q, want 1 2 3", got)
+	}
 	// Powers of ten below 1e-3 are computed inexactly by repeated division: label the exact power.
 	for _, l := range labels(3e-7, 2e-2) {
 		if len(l) > 6 {

@@ -263,10 +263,34 @@ func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 		}
 		return ticks
 	}
+	// Round values spread over the log scale: 1-2-5 steps, or finer ones on a short axis.
+	for _, ms := range [][]float64{{1, 2, 5}, {1, 2, 3, 5}, {1, 1.5, 2, 3, 4, 5, 6, 8}} {
+		if out := roundLogTicks(lo, hi, ms); len(out) >= 3 {
+			return out
+		}
+	}
 	var out []plot.Tick
 	for _, t := range (niceTicks{n: 4}).Ticks(lo, hi) {
 		if t.Value > 0 {
 			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// roundLogTicks labels the values m·10^k in [lo, hi] for each mantissa m of ms.
+func roundLogTicks(lo, hi float64, ms []float64) []plot.Tick {
+	if !(lo > 0) || !(hi > lo) || math.IsInf(hi, 0) {
+		return nil
+	}
+	var out []plot.Tick
+	for k := int(math.Floor(math.Log10(lo))); k <= int(math.Ceil(math.Log10(hi))); k++ {
+		for _, m := range ms {
+			// Parsed from its decimal form so that 3·10⁻¹ is 0.3, not 0.30000000000000004.
+			v, err := strconv.ParseFloat(strconv.FormatFloat(m, 'g', -1, 64)+"e"+strconv.Itoa(k), 64)
+			if err == nil && v >= lo*(1-1e-9) && v <= hi*(1+1e-9) {
+				out = append(out, plot.Tick{Value: v, Label: formatTick(v)})
+			}
 		}
 	}
 	return out
