@@ -7,6 +7,7 @@
 package notebooks
 
 import (
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -63,5 +64,48 @@ func TestNotebooks(t *testing.T) {
 				t.Fatal(rep)
 			}
 		})
+	}
+}
+
+// TestNoFixedTempFolder: no notebook keeps results in a folder of its own under os.TempDir(). Such a
+// folder is keyed by at most the size mode, so after a change of sizes or code a later cell silently
+// reads old results, and on a shared machine another user can plant them. Notebooks use nb.Memo,
+// nb.Store and nb.Recall, or nb.StateDir for files such as checkpoints.
+func TestNoFixedTempFolder(t *testing.T) {
+	paths, err := filepath.Glob("*.ipynb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	papers, _ := filepath.Glob("papers/*.ipynb")
+	paths = append(paths, papers...)
+	if len(paths) < 2 {
+		t.Fatalf("found only %v", paths)
+	}
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var nb struct {
+			Cells []struct {
+				CellType string          `json:"cell_type"`
+				Source   json.RawMessage `json:"source"`
+			} `json:"cells"`
+		}
+		if err := json.Unmarshal(b, &nb); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for i, c := range nb.Cells {
+			var src string
+			var lines []string
+			if json.Unmarshal(c.Source, &lines) == nil {
+				src = strings.Join(lines, "")
+			} else {
+				_ = json.Unmarshal(c.Source, &src)
+			}
+			if c.CellType == "code" && strings.Contains(src, "os.TempDir()") {
+				t.Errorf("%s, cell %d: writes under os.TempDir(); use nb.Memo, nb.Store/Recall or nb.StateDir", path, i)
+			}
+		}
 	}
 }

@@ -3,6 +3,8 @@
 package setup
 
 import (
+	"github.com/losslab/losslab/internal/atomicfile"
+
 	"bufio"
 	"bytes"
 	"crypto/sha256"
@@ -166,7 +168,7 @@ func buildStamped(p Paths, goCmd, what string, args []string, stampPath, stamp s
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("building %s failed: %w\n%s", what, err, out)
 	}
-	return writeFileAtomic(stampPath, []byte(stamp), 0o644)
+	return atomicfile.Write(stampPath, []byte(stamp), 0o644)
 }
 
 // BuildTools builds GoNB, goimports and gopls from go.mod's pinned tool versions into p.Bin. It does
@@ -234,7 +236,7 @@ func WriteGoWrapper(w io.Writer, p Paths, goCmd string) error {
 		Step(w, true, "go wrapper", path+" up to date")
 		return nil
 	}
-	if err := writeFileAtomic(path, []byte(script), 0o755); err != nil {
+	if err := atomicfile.Write(path, []byte(script), 0o755); err != nil {
 		return err
 	}
 	Step(w, true, "go wrapper", "wrote "+path)
@@ -357,7 +359,7 @@ func InstallKernelSpec(w io.Writer, p Paths, goCmd string) error {
 	if err := os.MkdirAll(p.KernelSpec, 0o755); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(path, data, 0o644); err != nil {
+	if err := atomicfile.Write(path, data, 0o644); err != nil {
 		return err
 	}
 	Step(w, true, "kernelspec", fmt.Sprintf("installed %q (%s) in %s", KernelName, KernelDisplayName, p.KernelSpec))
@@ -375,30 +377,6 @@ func ReadKernelSpec(p Paths) (*KernelSpec, error) {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(p.KernelSpec, "kernel.json"), err)
 	}
 	return &spec, nil
-}
-
-// writeFileAtomic writes to a temporary name in the same folder and renames it over path, so a failure
-// never leaves a half-written file where a good one was.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), perm)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }
 
 // JupyterOK reports whether Debian's Jupyter (notebook, nbconvert, nbclient, jupyter_client) is importable

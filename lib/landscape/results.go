@@ -1,6 +1,8 @@
 package landscape
 
 import (
+	"github.com/losslab/losslab/internal/atomicfile"
+
 	"encoding/json"
 	"fmt"
 	"os"
@@ -54,33 +56,7 @@ func SaveJSON(path string, v any) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(append(buf, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	return nil
+	return atomicfile.Write(path, append(buf, '\n'), 0o644)
 }
 
 // LoadJSON reads a JSON file written by SaveJSON into v (a pointer).

@@ -1,6 +1,13 @@
 // Package nb is the glue between LossLab and where it runs: a GoNB notebook, a terminal or a test.
 // It owns the one switch that shrinks work for CI (LOSSLAB_QUICK), LossLab's data folder, inline
-// display, and the progress bar every long computation shows.
+// display, the progress bar every long computation shows, and how a cell's result outlives the cell.
+//
+// Each GoNB cell runs as its own program, so whatever a later cell needs goes through disk. Memo
+// computes a value once per key (notebook, value name, size mode, the caller's config, the result's
+// type and the version of lib/'s sources) and loads it on later runs; Store and Recall hand a value
+// from the cell that computes it to a later cell under the same kind of key; StateDir is a private
+// folder per notebook and configuration for other files (checkpoints). LOSSLAB_RECOMPUTE=1 makes Memo
+// recompute everything once.
 package nb
 
 import (

@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/janpfeifer/gonb/gonbui"
@@ -33,7 +32,7 @@ type Progress struct {
 func NewProgress(total int, label string) *Progress {
 	p := &Progress{label: label, total: total, start: time.Now()}
 	switch {
-	case testing.Testing():
+	case testBinary():
 	case gonbui.IsNotebook:
 		p.displayID = "losslab-progress-" + gonbui.UniqueID()
 	default:
@@ -104,4 +103,19 @@ func (p *Progress) draw(force bool) {
 	const width = 30
 	filled := int(frac * width)
 	fmt.Fprintf(p.out, "\r%s [%s%s] %s %s\x1b[K", p.label, strings.Repeat("=", filled), strings.Repeat(" ", width-filled), counts, p.status)
+}
+
+// testBinary reports whether this program is a test binary built by `go test` (named <package>.test and
+// run with -test.* flags), where progress bars would only clutter the test log. testing.Testing says the
+// same, but importing package testing here would link it into every notebook cell's program.
+func testBinary() bool {
+	if strings.HasSuffix(strings.TrimSuffix(os.Args[0], ".exe"), ".test") {
+		return true
+	}
+	for _, a := range os.Args[1:] {
+		if strings.HasPrefix(a, "-test.") {
+			return true
+		}
+	}
+	return false
 }

@@ -1,11 +1,12 @@
 package viz
 
 import (
+	"github.com/losslab/losslab/internal/atomicfile"
+
 	"bytes"
 	"fmt"
 	"html"
 	"image/color"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -355,33 +356,10 @@ func (f *Figure) Save(path string) error {
 	return writeFileAtomic(path, data)
 }
 
-// writeFileAtomic writes data to a temporary file next to path, then renames it to path.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("viz: saving %q: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("viz: saving %q: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("viz: saving %q: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("viz: saving %q: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("viz: saving %q: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("viz: saving %q: %w", path, err)
+// writeFileAtomic writes data to path atomically (see atomicfile.Write).
+func writeFileAtomic(path string, data []byte) error {
+	if err := atomicfile.Write(path, data, 0o644); err != nil {
+		return fmt.Errorf("viz: saving: %w", err)
 	}
 	return nil
 }
