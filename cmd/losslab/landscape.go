@@ -298,13 +298,15 @@ func landscapeInterpolate(args []string, _ io.Reader, stdout io.Writer) error {
 		paths = append(paths, namedPath{"REPAIR", out.Repaired})
 	}
 	for _, p := range paths {
+		// Refinement inserts α values: the ends are found by value.
+		ia, ib := slices.Index(p.path.Alpha, 0), slices.Index(p.path.Alpha, 1)
 		for _, c := range p.path.Curves {
 			name := c.Data
 			if p.name != "" {
 				name += ", " + p.name
 			}
 			fmt.Fprintf(stdout, "%s: loss %.4f (A) %.4f (B); barrier B_lin %.4f at α=%.2f, B_mean %.4f, midpoint %.4f; error barrier %.4f\n",
-				name, c.Loss[0], c.Loss[p.path.GridSize-1], c.LossBarrier.Linear, c.LossBarrier.LinearAlpha, c.LossBarrier.Mean,
+				name, c.Loss[ia], c.Loss[ib], c.LossBarrier.Linear, c.LossBarrier.LinearAlpha, c.LossBarrier.Mean,
 				c.LossBarrier.Midpoint, c.ErrorBarrier.Linear)
 		}
 	}

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -222,10 +224,12 @@ func TestLandscapeInterpolate(t *testing.T) {
 	}
 	checkPictures(t, out)
 
-	// Weight matching keeps B's function; REPAIR leaves the ends of the path as they are.
+	// Weight matching keeps B's function; REPAIR leaves the ends of the path as they are; refinement adds
+	// α values but the ends stay the ends.
 	out2 := filepath.Join(t.TempDir(), "matched")
-	if _, err := runCmd(t, "", "landscape", "interpolate", "-a", runA+"@10", "-b", runB, "-points", "3", "-n", "100",
-		"-match", "weight", "-repair", "-stats", "100", "-picture", "svg", "-o", out2); err != nil {
+	stdout, err = runCmd(t, "", "landscape", "interpolate", "-a", runA+"@10", "-b", runB, "-points", "3", "-n", "100",
+		"-match", "weight", "-repair", "-refine", "-stats", "100", "-picture", "svg", "-o", out2)
+	if err != nil {
 		t.Fatal(err)
 	}
 	var m interpolateOutput
@@ -234,10 +238,14 @@ func TestLandscapeInterpolate(t *testing.T) {
 		t.Fatalf("matched: alignment %+v, repaired %v", m.Alignment, m.Repaired != nil)
 	}
 	mc, rc := m.Path.Curves[0], m.Repaired.Curves[0]
-	if !near(mc.Loss[2], c.Loss[4], 1e-4) || !near(mc.Loss[0], c.Loss[0], 1e-6) {
-		t.Errorf("matched ends %g, %g; plain ends %g, %g", mc.Loss[0], mc.Loss[2], c.Loss[0], c.Loss[4])
+	ib := slices.Index(m.Path.Alpha, 1)
+	if len(m.Path.Alpha) <= 3 || !near(mc.Loss[ib], c.Loss[4], 1e-4) || !near(mc.Loss[0], c.Loss[0], 1e-6) {
+		t.Errorf("matched path α %v, ends %g, %g; plain ends %g, %g", m.Path.Alpha, mc.Loss[0], mc.Loss[ib], c.Loss[0], c.Loss[4])
 	}
-	if !near(rc.Loss[0], mc.Loss[0], 1e-4) || !near(rc.Loss[2], mc.Loss[2], 1e-4) {
+	if ends := fmt.Sprintf("loss %.4f (A) %.4f (B)", c.Loss[0], c.Loss[4]); strings.Count(stdout, ends) != 2 {
+		t.Errorf("stdout does not give the ends (%s) of the matched and the repaired path:\n%s", ends, stdout)
+	}
+	if !near(rc.Loss[0], mc.Loss[0], 1e-4) || !near(rc.Loss[2], mc.Loss[ib], 1e-4) {
 		t.Errorf("REPAIR moved the ends: %v, plain %v", rc.Loss, mc.Loss)
 	}
 	if _, err := os.Stat(out2 + ".png"); err == nil {
