@@ -188,6 +188,7 @@ type dataInfo struct {
 	Dataset string `json:"dataset"`
 	Split   string `json:"split"`
 	N       int    `json:"n"`
+	Classes int    `json:"classes"`
 	Seed    uint64 `json:"subset_seed"`
 }
 
@@ -204,8 +205,33 @@ func loadData(dataset, split string, n int, seed uint64) (*landscape.Data, dataI
 	}
 	d := landscape.FromSet(set)
 	d.Name = split
-	info.N = d.Len()
+	info.N, info.Classes = d.Len(), set.Classes
 	return d, info, nil
+}
+
+// checkFits checks that the checkpoint's model takes the data's examples and has its classes, so that
+// a checkpoint trained on other data is an error rather than a wrong number.
+func checkFits(in *loaded, info dataInfo, d *landscape.Data) error {
+	classes := 0
+	switch m := in.model.(type) {
+	case *models.Linear:
+		classes = m.Classes
+	case *models.MLP:
+		classes = m.Classes
+	case *models.CNN:
+		classes = m.Classes
+	}
+	if classes != info.Classes {
+		return fmt.Errorf("%s holds %s, a model of %d classes, but %s has %d classes (is -data right?)", in.ref.Path, in.ref.Model, classes, info.Dataset, info.Classes)
+	}
+	dim := 1
+	for _, n := range d.Shape {
+		dim *= n
+	}
+	if w := in.params.Lookup("/dense_0/weights"); w != nil && !strings.HasPrefix(in.ref.Model, "cnn") && len(w.Shape) == 2 && w.Shape[0] != dim {
+		return fmt.Errorf("%s holds %s, whose first layer takes %d inputs, but %s examples have %d values (is -data right?)", in.ref.Path, in.ref.Model, w.Shape[0], info.Dataset, dim)
+	}
+	return nil
 }
 
 // objectiveInfo is the provenance of the loss.

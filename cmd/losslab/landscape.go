@@ -223,6 +223,9 @@ func landscapeInterpolate(args []string, _ io.Reader, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkFits(A, testInfo, test); err != nil {
+		return err
+	}
 	infos := []dataInfo{testInfo}
 	var statsData *landscape.Data
 	if *match == "activation" || *match == "ste" || *repair {
@@ -295,7 +298,12 @@ func landscapeInterpolate(args []string, _ io.Reader, stdout io.Writer) error {
 	}
 	paths := []namedPath{{"", out.Path}}
 	if out.Repaired != nil {
-		paths = append(paths, namedPath{"REPAIR", out.Repaired})
+		name := "REPAIR"
+		if ev.ReestimatesBN() {
+			// RESET: the evaluator re-estimates BatchNorm statistics at every point, on the plain path too.
+			name = "RESET"
+		}
+		paths = append(paths, namedPath{name, out.Repaired})
 	}
 	for _, p := range paths {
 		// Refinement inserts α values: the ends are found by value.
@@ -462,6 +470,9 @@ func landscapePlane(args []string, _ io.Reader, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkFits(inputs[0], info, d); err != nil {
+		return err
+	}
 	ev, err := landscape.NewEvaluator(landscape.FromModel(inputs[0].model), plane.Origin, cfg)
 	if err != nil {
 		return err
@@ -587,6 +598,9 @@ func landscapeCurvature(args []string, _ io.Reader, stdout io.Writer) error {
 	}
 	d, info, err := f.evalData()
 	if err != nil {
+		return err
+	}
+	if err := checkFits(in, info, d); err != nil {
 		return err
 	}
 	ev, err := landscape.NewEvaluator(landscape.FromModel(in.model), in.params, cfg)

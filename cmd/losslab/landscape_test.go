@@ -30,6 +30,8 @@ var fixture struct {
 	err              error
 	dir              string
 	runA, runB, runC string // mlp-8-10 from seeds 1 and 2 (steps 0, 10, 20); mlp-16-10 (step 1)
+	// Checkpoints of other data: 2-D blobs of 10 classes, 784-D blobs of 3 classes.
+	runBlobs2D, runBlobs3 string
 }
 
 func TestMain(m *testing.M) {
@@ -68,18 +70,30 @@ func makeFixture() error {
 	if err != nil {
 		return err
 	}
+	blobs2D, err := data.Blobs(data.BlobsConfig{N: 50, Classes: 10, Dim: 2})
+	if err != nil {
+		return err
+	}
+	blobs3, err := data.Blobs(data.BlobsConfig{N: 50, Classes: 3, Dim: 784})
+	if err != nil {
+		return err
+	}
 	fixture.runA, fixture.runB, fixture.runC = filepath.Join(dir, "run-a"), filepath.Join(dir, "run-b"), filepath.Join(dir, "run-c")
+	fixture.runBlobs2D, fixture.runBlobs3 = filepath.Join(dir, "blobs-2d"), filepath.Join(dir, "blobs-3")
 	for _, r := range []struct {
 		model models.Model
+		set   *data.Set
 		seed  uint64
 		dir   string
 		steps []int
 	}{
-		{models.NewMLP(10, 8), 1, fixture.runA, []int{0, 10, 20}},
-		{models.NewMLP(10, 8), 2, fixture.runB, []int{0, 10, 20}},
-		{models.NewMLP(10, 16), 3, fixture.runC, []int{1}},
+		{models.NewMLP(10, 8), set, 1, fixture.runA, []int{0, 10, 20}},
+		{models.NewMLP(10, 8), set, 2, fixture.runB, []int{0, 10, 20}},
+		{models.NewMLP(10, 16), set, 3, fixture.runC, []int{1}},
+		{models.NewMLP(10, 8), blobs2D, 1, fixture.runBlobs2D, []int{1}},
+		{models.NewMLP(3, 8), blobs3, 1, fixture.runBlobs3, []int{1}},
 	} {
-		_, err := train.Run(train.Config{Model: r.model, Train: set, Steps: r.steps[len(r.steps)-1], BatchSize: 50,
+		_, err := train.Run(train.Config{Model: r.model, Train: r.set, Steps: r.steps[len(r.steps)-1], BatchSize: 50,
 			Optimizer: train.Adam(0.01), Seed: r.seed, CheckpointDir: r.dir, CheckpointSteps: r.steps, Silent: true})
 		if err != nil {
 			return err
@@ -366,6 +380,9 @@ func TestLandscapeErrors(t *testing.T) {
 		{[]string{"plane", "-random", "-o", out}, "needs the origin checkpoint -a"},
 		{[]string{"plane", "-pca", runC, "-o", out}, "holds 1 checkpoints; a PCA plane needs at least 2"},
 		{[]string{"plane", "-a", runA, "-b", runB, "-c", runC, "-o", out}, "holds mlp-8-10 but " + runC},
+		{[]string{"interpolate", "-a", fixture.runBlobs2D, "-b", fixture.runBlobs2D, "-o", out}, "whose first layer takes 2 inputs, but fashion-mnist examples have 784 values"},
+		{[]string{"plane", "-a", fixture.runBlobs3, "-random", "-o", out}, "holds mlp-8-3, a model of 3 classes, but fashion-mnist has 10 classes"},
+		{[]string{"curvature", "-a", fixture.runBlobs3, "-o", out}, "a model of 3 classes"},
 		{[]string{"curvature", "-o", out}, "needs the checkpoint -a"},
 		{[]string{"curvature", "-a", runA, "-top", "0", "-o", out}, "must be ≥ 1"},
 		{[]string{"curvature", "-a", runA, "-split", "val", "-o", out}, `-split "val"`},
