@@ -57,11 +57,13 @@ func resolveCheckpoint(arg string) (checkpointRef, error) {
 		}
 		dir, step = arg[:i], s
 	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		if err == nil || errors.Is(err, os.ErrNotExist) {
-			return checkpointRef{}, fmt.Errorf("checkpoint %q: no such folder %s", arg, dir)
-		}
+	switch st, err := os.Stat(dir); {
+	case errors.Is(err, os.ErrNotExist):
+		return checkpointRef{}, fmt.Errorf("checkpoint %q: no such folder %s", arg, dir)
+	case err != nil:
 		return checkpointRef{}, fmt.Errorf("checkpoint %q: %w", arg, err)
+	case !st.IsDir():
+		return checkpointRef{}, fmt.Errorf("checkpoint %q: %s is a file; give its run folder or step folder", arg, dir)
 	}
 	ref := checkpointRef{Arg: arg}
 	_, metaErr := os.Stat(filepath.Join(dir, train.MetaFile))
@@ -84,13 +86,14 @@ func resolveCheckpoint(arg string) (checkpointRef, error) {
 		}
 		ref.Path = list[len(list)-1].Path
 	}
-	b, err := os.ReadFile(filepath.Join(ref.Path, train.MetaFile))
+	metaFile := filepath.Join(ref.Path, train.MetaFile)
+	b, err := os.ReadFile(metaFile)
 	if err != nil {
 		return ref, fmt.Errorf("checkpoint %q: %w", arg, err)
 	}
 	var meta checkpointMeta
 	if err := json.Unmarshal(b, &meta); err != nil {
-		return ref, fmt.Errorf("checkpoint %q: %s: %v", arg, train.MetaFile, err)
+		return ref, fmt.Errorf("checkpoint %q: %s is damaged: %v", arg, metaFile, err)
 	}
 	ref.Step, ref.Model = meta.Step, meta.Model
 	return ref, nil

@@ -356,6 +356,17 @@ func TestLandscapeErrors(t *testing.T) {
 	runA, runB, runC := runs(t)
 	out := filepath.Join(t.TempDir(), "x")
 	empty := t.TempDir()
+	damaged := filepath.Join(t.TempDir(), "step-00000003")
+	if err := os.MkdirAll(damaged, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(damaged, train.MetaFile), []byte(`{"step": 3, "model": "mlp-8-10"`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stepA, err := train.FindCheckpoint(runA, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		args []string
 		want string
@@ -366,6 +377,8 @@ func TestLandscapeErrors(t *testing.T) {
 		{[]string{"interpolate", "-a", runA, "-b", empty, "-o", out}, "holds no LossLab checkpoint"},
 		{[]string{"interpolate", "-a", runA + "@7", "-b", runB, "-o", out}, "no checkpoint of step 7"},
 		{[]string{"interpolate", "-a", runA + "@x", "-b", runB, "-o", out}, "must be a step number"},
+		{[]string{"interpolate", "-a", filepath.Join(stepA.Path, train.MetaFile), "-b", runB, "-o", out}, "losslab.json is a file; give its run folder or step folder"},
+		{[]string{"interpolate", "-a", stepA.Path, "-b", damaged, "-o", out}, damaged + "/losslab.json is damaged"},
 		{[]string{"interpolate", "-a", runA, "-b", runC, "-o", out}, "holds mlp-8-10 but " + runC},
 		{[]string{"interpolate", "-a", runA, "-b", runB, "-model", "mlp-4-10", "-o", out}, "holds model mlp-8-10, not mlp-4-10"},
 		{[]string{"interpolate", "-a", runA, "-b", runB, "-objective", "cee", "-o", out}, `unknown objective "cee" (did you mean "ce"?)`},
