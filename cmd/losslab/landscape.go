@@ -141,8 +141,12 @@ func (f *landscapeFlags) provenance(obj objectiveInfo, data []dataInfo, inputs .
 	return p
 }
 
-// write saves the result as OUT.json and the figure in every picture format, and lists the files on stdout.
+// write saves the result as OUT.json and the figure in every picture format, and lists the files on
+// stdout. The HTML page is the interactive (Plotly) figure where the kind has one.
 func (f *landscapeFlags) write(stdout io.Writer, result any, fig *viz.Figure) error {
+	if fig.HasInteractive() {
+		fig.Interactive()
+	}
 	files := []string{*f.out + ".json"}
 	if err := landscape.SaveJSON(files[0], result); err != nil {
 		return err

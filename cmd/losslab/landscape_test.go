@@ -307,8 +307,11 @@ func TestLandscapePlane(t *testing.T) {
 
 	// PCA of a run: one mark per checkpoint, two variance ratios.
 	out = filepath.Join(dir, "pca")
-	if _, err := runCmd(t, "", "landscape", "plane", "-pca", runA, "-grid", "3", "-n", "50", "-picture", "png", "-o", out); err != nil {
+	if _, err := runCmd(t, "", "landscape", "plane", "-pca", runA, "-grid", "3", "-n", "50", "-picture", "png,html", "-o", out); err != nil {
 		t.Fatal(err)
+	}
+	if page, err := os.ReadFile(out + ".html"); err != nil || !bytes.HasPrefix(page, []byte("<!DOCTYPE html>")) {
+		t.Errorf("%s.html: %v, %.100q", out, err, page)
 	}
 	res = planeOutput{}
 	readJSON(t, out+".json", &res)
