@@ -42,6 +42,7 @@ type landscapeFlags struct {
 	n                         *int
 	dataSeed                  *uint64
 	usage                     string
+	manySplits                bool // -split may list several splits
 }
 
 func newLandscapeFlags(name, usage, split string, n int) *landscapeFlags {
@@ -89,8 +90,14 @@ func (f *landscapeFlags) parse(args []string, stdout io.Writer) error {
 			return usagef("%s: unknown -picture format %q (svg, png, html)", f.fs.Name(), ext)
 		}
 	}
-	if *f.split != "train" && *f.split != "test" {
-		return usagef("%s: -split %q, want train or test", f.fs.Name(), *f.split)
+	splits := strings.Split(*f.split, ",")
+	for _, sp := range splits {
+		if sp != "train" && sp != "test" {
+			return usagef("%s: -split %q, want train or test", f.fs.Name(), sp)
+		}
+	}
+	if len(splits) > 1 && !f.manySplits {
+		return usagef("%s takes one -split, got %q", f.fs.Name(), *f.split)
 	}
 	if *f.n < 0 {
 		return usagef("%s: -n %d must be ≥ 0", f.fs.Name(), *f.n)
@@ -168,6 +175,21 @@ func (f *landscapeFlags) evalData() (*landscape.Data, dataInfo, error) {
 	return loadData(*f.dataset, *f.split, *f.n, *f.dataSeed)
 }
 
+// evalSets loads every split -split names (interpolate takes several, e.g. train,test).
+func (f *landscapeFlags) evalSets() ([]*landscape.Data, []dataInfo, error) {
+	var sets []*landscape.Data
+	var infos []dataInfo
+	for _, sp := range strings.Split(*f.split, ",") {
+		progressf("loading %d examples of %s %s", *f.n, *f.dataset, sp)
+		d, info, err := loadData(*f.dataset, sp, *f.n, *f.dataSeed)
+		if err != nil {
+			return nil, nil, err
+		}
+		sets, infos = append(sets, d), append(infos, info)
+	}
+	return sets, infos, nil
+}
+
 // alignmentInfo reports how B was aligned to A.
 type alignmentInfo struct {
 	Method    string  `json:"method"`
@@ -187,6 +209,8 @@ type interpolateOutput struct {
 
 func landscapeInterpolate(args []string, _ io.Reader, stdout io.Writer) error {
 	f := newLandscapeFlags("landscape interpolate", interpolateUsage, "test", 1000)
+	f.manySplits = true
+	f.fs.Lookup("split").Usage = "the splits evaluated: train, test or train,test"
 	a := f.fs.String("a", "", "checkpoint A: a run folder (its latest step), RUN@STEP or a step folder")
 	b := f.fs.String("b", "", "checkpoint B, as -a")
 	match := f.fs.String("match", "none", "align B to A first (Ainsworth et al., Git Re-Basin): none, weight, activation or ste")
@@ -223,14 +247,14 @@ func landscapeInterpolate(args []string, _ io.Reader, stdout io.Writer) error {
 	if err := sameModel(A, B); err != nil {
 		return err
 	}
-	test, testInfo, err := f.evalData()
+	sets, infos, err := f.evalSets()
 	if err != nil {
 		return err
 	}
-	if err := checkFits(A, testInfo, test); err != nil {
+	if err := checkFits(A, infos[0], sets[0]); err != nil {
 		return err
 	}
-	infos := []dataInfo{testInfo}
+	test, testInfo := sets[0], infos[0]
 	var statsData *landscape.Data
 	if *match == "activation" || *match == "ste" || *repair {
 		progressf("loading %d training examples for the activation statistics", *stats)
@@ -281,8 +305,8 @@ func landscapeInterpolate(args []string, _ io.Reader, stdout io.Writer) error {
 		aligned = al.Aligned
 		out.Alignment = &alignmentInfo{Method: *match, Objective: al.Objective, Sweeps: al.Sweeps, MaxLogitChange: diff}
 	}
-	progressf("evaluating the path at %d α values on %d examples", *points, test.Len())
-	out.Path, err = landscape.Interpolate(ev, A.params, aligned, []*landscape.Data{test}, landscape.PathOptions{NumAlpha: *points, Refine: *refine})
+	progressf("evaluating the path at %d α values on %s", *points, *f.split)
+	out.Path, err = landscape.Interpolate(ev, A.params, aligned, sets, landscape.PathOptions{NumAlpha: *points, Refine: *refine})
 	if err != nil {
 		return err
 	}
@@ -290,13 +314,17 @@ func landscapeInterpolate(args []string, _ io.Reader, stdout io.Writer) error {
 	if *repair {
 		opts := landscape.RepairOptions{Probe: probe, Spec: spec, Data: statsData, Reset: ev.ReestimatesBN()}
 		progressf("evaluating the repaired path")
-		if out.Repaired, err = landscape.RepairPath(ev, A.params, aligned, []*landscape.Data{test}, *points, opts); err != nil {
+		if out.Repaired, err = landscape.RepairPath(ev, A.params, aligned, sets, *points, opts); err != nil {
 			return err
 		}
 		out.Repaired.Provenance.Checkpoints = out.Path.Provenance.Checkpoints
 	}
-	fmt.Fprintf(stdout, "A: %s (step %d)\nB: %s (step %d)\nmodel %s, %s on %d %s examples of %s\n",
-		A.ref.Path, A.ref.Step, B.ref.Path, B.ref.Step, A.ref.Model, obj.Name, test.Len(), testInfo.Split, testInfo.Dataset)
+	var on []string
+	for _, d := range sets {
+		on = append(on, fmt.Sprintf("%d %s", d.Len(), d.Name))
+	}
+	fmt.Fprintf(stdout, "A: %s (step %d)\nB: %s (step %d)\nmodel %s, %s on %s examples of %s\n",
+		A.ref.Path, A.ref.Step, B.ref.Path, B.ref.Step, A.ref.Model, obj.Name, strings.Join(on, " and "), testInfo.Dataset)
 	if out.Alignment != nil {
 		fmt.Fprintf(stdout, "aligned B to A by %s matching (max |Δlogit| %.2g)\n", *match, out.Alignment.MaxLogitChange)
 	}
@@ -327,7 +355,8 @@ func landscapeInterpolate(args []string, _ io.Reader, stdout io.Writer) error {
 	if *match != "none" {
 		title += " (" + *match + " matching)"
 	}
-	fig := viz.Panels(title, 2, pathFigure("loss", paths), pathFigure("error", paths)).Size(2*viz.PanelWidth+160, viz.PanelHeight+90)
+	lines := len(paths) * len(sets) // legend entries under each panel
+	fig := viz.Panels(title, 2, pathFigure("loss", paths), pathFigure("error", paths)).Size(2*viz.PanelWidth+160, viz.PanelHeight+50+20*lines)
 	return f.write(stdout, out, fig)
 }
 
@@ -366,7 +395,11 @@ func pathFigure(metric string, paths []namedPath) *viz.Figure {
 	if metric == "error" {
 		ylabel = "error rate"
 	}
-	return viz.Lines(metric, "α (0 = A, 1 = B)", ylabel, series...)
+	title := metric
+	if len(series) == 1 {
+		title += ", " + series[0].Name // a single line has no legend
+	}
+	return viz.Lines(title, "α (0 = A, 1 = B)", ylabel, series...)
 }
 
 type planeOutput struct {

@@ -265,6 +265,25 @@ func TestLandscapeInterpolate(t *testing.T) {
 	if _, err := os.Stat(out2 + ".png"); err == nil {
 		t.Errorf("-picture svg wrote a PNG too")
 	}
+
+	// Both splits: one curve each, in the order given.
+	out3 := filepath.Join(t.TempDir(), "splits")
+	if _, err := runCmd(t, "", "landscape", "interpolate", "-a", runA+"@10", "-b", runB, "-points", "3", "-n", "100",
+		"-split", "train,test", "-picture", "svg", "-o", out3); err != nil {
+		t.Fatal(err)
+	}
+	var two interpolateOutput
+	readJSON(t, out3+".json", &two)
+	if len(two.Path.Curves) != 2 || two.Path.Curves[0].Data != "train" || two.Path.Curves[1].Data != "test" ||
+		len(two.Data) != 2 || two.Data[0].Split != "train" {
+		t.Fatalf("-split train,test: curves %d, data %+v", len(two.Path.Curves), two.Data)
+	}
+	if want := checkpointLoss(t, runA, 10, "train", 100); !near(two.Path.Curves[0].Loss[0], want, 1e-5) {
+		t.Errorf("train loss at α=0 is %g, checkpoint A's %g", two.Path.Curves[0].Loss[0], want)
+	}
+	if !near(two.Path.Curves[1].Loss[0], c.Loss[0], 1e-6) {
+		t.Errorf("test loss at α=0 is %g with two splits, %g with one", two.Path.Curves[1].Loss[0], c.Loss[0])
+	}
 }
 
 func TestLandscapePlane(t *testing.T) {
@@ -400,6 +419,8 @@ func TestLandscapeErrors(t *testing.T) {
 		{[]string{"plane", "-a", fixture.runBlobs3, "-random", "-o", out}, "holds mlp-8-3, a model of 3 classes, but fashion-mnist has 10 classes"},
 		{[]string{"curvature", "-a", fixture.runBlobs3, "-o", out}, "a model of 3 classes"},
 		{[]string{"curvature", "-o", out}, "needs the checkpoint -a"},
+		{[]string{"plane", "-a", runA, "-random", "-split", "train,test", "-o", out}, `takes one -split, got "train,test"`},
+		{[]string{"interpolate", "-a", runA, "-b", runB, "-split", "train,val", "-o", out}, `-split "val"`},
 		{[]string{"curvature", "-a", runA, "-top", "0", "-o", out}, "must be ≥ 1"},
 		{[]string{"curvature", "-a", runA, "-split", "val", "-o", out}, `-split "val"`},
 		{[]string{"atlas"}, "unknown verb"},
