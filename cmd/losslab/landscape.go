@@ -422,6 +422,7 @@ func landscapePlane(args []string, _ io.Reader, stdout io.Writer) error {
 	margin := f.fs.Float64("margin", 0.25, "with -b/-c or -pca: margin around the marked points, as a fraction of their extent")
 	seed := f.fs.Uint64("seed", 0, "seed of the random directions")
 	metric := f.fs.String("metric", "loss", "what the picture shows: loss or error")
+	maxPoints := f.fs.Int("max-points", 0, "stop after this many new grid points (0: no limit); the same command again goes on from OUT.partial.json")
 	if err := f.parse(args, stdout); err != nil {
 		return ignoreHelped(err)
 	}
@@ -442,8 +443,8 @@ func landscapePlane(args []string, _ io.Reader, stdout io.Writer) error {
 		return usagef("landscape plane: -grid %d, need ≥ 2", *grid)
 	case *metric != "loss" && *metric != "error":
 		return usagef("landscape plane: -metric %q, want loss or error", *metric)
-	case !(*span > 0) || !(*margin >= 0):
-		return usagef("landscape plane: -span must be > 0 and -margin ≥ 0")
+	case !(*span > 0) || !(*margin >= 0) || *maxPoints < 0:
+		return usagef("landscape plane: -span must be > 0, -margin and -max-points ≥ 0")
 	}
 	cfg, obj, err := evaluatorConfig(*f.objective, *f.set, "plane")
 	if err != nil {
@@ -514,10 +515,32 @@ func landscapePlane(args []string, _ io.Reader, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	progressf("evaluating a %d×%d grid (%s plane) on %d examples", *grid, *grid, plane.Kind, d.Len())
-	g, err := landscape.EvaluateGrid(ev, plane, d, spec, landscape.GridOptions{})
+	// The grid so far is kept in OUT.partial.json: an interrupted (or -max-points) run goes on from it
+	// when the same command is run again (EvaluateGrid reuses it only if plane, grid, data and objective
+	// match), and it is removed once the grid is complete.
+	partial := *f.out + ".partial.json"
+	progressf("evaluating a %d×%d grid (%s plane) on %d examples; points done so far are kept in %s", *grid, *grid, plane.Kind, d.Len(), partial)
+	var before landscape.Grid
+	_ = landscape.LoadJSON(partial, &before) // absent or unreadable: EvaluateGrid starts afresh
+	g, err := landscape.EvaluateGrid(ev, plane, d, spec, landscape.GridOptions{CacheFile: partial, MaxNewPoints: *maxPoints})
 	if err != nil {
 		return err
+	}
+	if before.Key != "" && before.Key == g.Key {
+		n := 0
+		for _, row := range before.Done {
+			for _, ok := range row {
+				if ok {
+					n++
+				}
+			}
+		}
+		progressf("went on from the %d points of %s", n, partial)
+	}
+	if g.Complete {
+		if err := os.Remove(partial); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
 	}
 	g.Provenance.Checkpoints = make([]string, len(inputs))
 	for i, in := range inputs {
@@ -528,9 +551,12 @@ func landscapePlane(args []string, _ io.Reader, stdout io.Writer) error {
 	}
 	out := planeOutput{provenance: f.provenance(obj, []dataInfo{info}, inputs...), Kind: plane.Kind, Marks: plane.Marks,
 		ExplainedVariance: plane.ExplainedVariance, Grid: g}
-	lo, hi, los, lot, his, hit := gridExtremes(g.Loss, g.S, g.T)
+	lo, hi, los, lot, his, hit, done := gridExtremes(g)
 	fmt.Fprintf(stdout, "%s plane of %s, %d×%d grid, s in [%.3g, %.3g], t in [%.3g, %.3g]; %s on %d %s examples of %s\n",
 		plane.Kind, inputs[0].ref.Model, *grid, *grid, spec.SMin, spec.SMax, spec.TMin, spec.TMax, obj.Name, d.Len(), info.Split, info.Dataset)
+	if !g.Complete {
+		fmt.Fprintf(stdout, "stopped at -max-points: %d of %d points computed; run the same command again to go on (from %s)\n", done, *grid**grid, partial)
+	}
 	fmt.Fprintf(stdout, "loss from %.4f at (%.3g, %.3g) to %.4f at (%.3g, %.3g)\n", lo, los, lot, hi, his, hit)
 	if len(plane.ExplainedVariance) > 0 {
 		fmt.Fprintf(stdout, "explained variance of the two directions: %.3f, %.3f\n", plane.ExplainedVariance[0], plane.ExplainedVariance[1])
@@ -573,16 +599,21 @@ func gridAround(marks []landscape.Mark, margin float64, n int) landscape.GridSpe
 	return landscape.GridSpec{SMin: smin - ds, SMax: smax + ds, NS: n, TMin: tmin - dt, TMax: tmax + dt, NT: n}
 }
 
-// gridExtremes returns the smallest and largest value of z[t][s] with their coordinates.
-func gridExtremes(z [][]float64, s, t []float64) (lo, hi, los, lot, his, hit float64) {
+// gridExtremes returns the smallest and largest loss of the grid's computed points with their
+// coordinates, and how many points are computed.
+func gridExtremes(g *landscape.Grid) (lo, hi, los, lot, his, hit float64, done int) {
 	lo, hi = math.Inf(1), math.Inf(-1)
-	for i, row := range z {
+	for i, row := range g.Loss {
 		for j, v := range row {
+			if !g.Done[i][j] {
+				continue
+			}
+			done++
 			if v < lo {
-				lo, los, lot = v, s[j], t[i]
+				lo, los, lot = v, g.S[j], g.T[i]
 			}
 			if v > hi {
-				hi, his, hit = v, s[j], t[i]
+				hi, his, hit = v, g.S[j], g.T[i]
 			}
 		}
 	}

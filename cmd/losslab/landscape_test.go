@@ -306,7 +306,44 @@ func TestLandscapePlane(t *testing.T) {
 	if res.Kind != "random filter" || len(res.Inputs) != 1 || len(g.Provenance.Seeds) != 2 {
 		t.Errorf("kind %q, inputs %+v, seeds %v", res.Kind, res.Inputs, g.Provenance.Seeds)
 	}
+	if _, err := os.Stat(out + ".partial.json"); err == nil {
+		t.Errorf("a complete grid left %s.partial.json", out)
+	}
 	checkPictures(t, out)
+
+	// -max-points stops early and keeps the points; the same command again finishes with the same values.
+	part := filepath.Join(dir, "part")
+	args := []string{"landscape", "plane", "-a", runA, "-random", "-grid", "3", "-span", "0.5", "-n", "100", "-picture", "png", "-o", part}
+	stdout, err := runCmd(t, "", append(args, "-max-points", "4")...)
+	if err != nil || !strings.Contains(stdout, "4 of 9 points computed") {
+		t.Fatalf("-max-points 4: %v\n%s", err, stdout)
+	}
+	if _, err := os.Stat(part + ".partial.json"); err != nil {
+		t.Fatalf("no partial grid kept: %v", err)
+	}
+	var first planeOutput
+	readJSON(t, part+".json", &first)
+	if first.Grid.Complete {
+		t.Errorf("the grid stopped at 4 points says it is complete")
+	}
+	var progress bytes.Buffer
+	stderr = &progress
+	_, err = runCmd(t, "", args...)
+	stderr = io.Discard
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(progress.String(), "went on from the 4 points of "+part+".partial.json") {
+		t.Errorf("the second run did not go on from the first's points; its progress:\n%s", progress.String())
+	}
+	var resumed planeOutput
+	readJSON(t, part+".json", &resumed)
+	if !resumed.Grid.Complete || !slices.EqualFunc(resumed.Grid.Loss, g.Loss, func(a, b []float64) bool { return slices.Equal(a, b) }) {
+		t.Errorf("resumed grid %v (complete %v), fresh grid %v", resumed.Grid.Loss, resumed.Grid.Complete, g.Loss)
+	}
+	if _, err := os.Stat(part + ".partial.json"); err == nil {
+		t.Errorf("the completed grid left %s.partial.json", part)
+	}
 
 	// Three checkpoints: the marks are where the plane was built from, inside the grid.
 	out = filepath.Join(dir, "three")
