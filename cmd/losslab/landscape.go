@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/losslab/losslab/lib/landscape"
+	"github.com/losslab/losslab/lib/models"
 	"github.com/losslab/losslab/lib/train"
 	"github.com/losslab/losslab/lib/viz"
 )
@@ -246,6 +247,11 @@ func landscapeInterpolate(args []string, _ io.Reader, stdout io.Writer) error {
 	}
 	if err := sameModel(A, B); err != nil {
 		return err
+	}
+	if *repair {
+		if err := checkRepair(A); err != nil {
+			return err
+		}
 	}
 	sets, infos, err := f.evalSets()
 	if err != nil {
@@ -620,6 +626,26 @@ func gridExtremes(g *landscape.Grid) (lo, hi, los, lot, his, hit float64, done i
 	return
 }
 
+// hasKinks tells whether a model's loss has kinks (ReLU, leaky ReLU, max-pooling), where finite-difference
+// Hessian-vector products are unreliable.
+func hasKinks(m models.Model) bool {
+	switch m := m.(type) {
+	case *models.MLP:
+		return len(m.Hidden) > 0 && (m.Activation == "" || m.Activation == "relu" || m.Activation == "leaky_relu")
+	case *models.CNN:
+		return true
+	}
+	return false
+}
+
+// checkRepair refuses -repair for models whose normalisation layers would undo it.
+func checkRepair(in *loaded) error {
+	if m, ok := in.model.(*models.MLP); ok && m.Norm == "layernorm" {
+		return fmt.Errorf("-repair: %s holds %s, whose LayerNorm after each hidden layer would undo REPAIR's correction (Jordan et al.); it applies to networks without normalisation (REPAIR) and with BatchNorm (RESET)", in.ref.Path, in.ref.Model)
+	}
+	return nil
+}
+
 type curvatureOutput struct {
 	provenance
 	// TopEigenvalues are the largest Hessian eigenvalues, descending (Lanczos).
@@ -676,9 +702,8 @@ func landscapeCurvature(args []string, _ io.Reader, stdout io.Writer) error {
 		return err
 	}
 	out := curvatureOutput{provenance: f.provenance(obj, []dataInfo{info}, in), Params: in.params.Size(), TraceSamples: *trace}
-	if strings.Contains(in.ref.Model, "mlp") && !strings.Contains(in.ref.Model, "gelu") && !strings.Contains(in.ref.Model, "tanh") ||
-		strings.HasPrefix(in.ref.Model, "cnn") {
-		out.Notes = append(out.Notes, "the Hessian-vector products are finite differences of the gradient: across ReLU kinks they can add spikes that are not eigenvalues (see lib/landscape's spectrum.go)")
+	if hasKinks(in.model) {
+		out.Notes = append(out.Notes, "the Hessian-vector products are finite differences of the gradient: across the kinks of ReLU (and max-pooling) they can add spikes that are not eigenvalues (see lib/landscape's spectrum.go); smooth activations (gelu, tanh) give reliable spectra")
 	}
 	p, err := ev.Loss(in.params, d)
 	if err != nil {

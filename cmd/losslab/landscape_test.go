@@ -32,6 +32,7 @@ var fixture struct {
 	runA, runB, runC string // mlp-8-10 from seeds 1 and 2 (steps 0, 10, 20); mlp-16-10 (step 1)
 	// Checkpoints of other data: 2-D blobs of 10 classes, 784-D blobs of 3 classes.
 	runBlobs2D, runBlobs3 string
+	runLN                 string // mlp-8-10-gelu-layernorm (step 1)
 }
 
 func TestMain(m *testing.M) {
@@ -80,6 +81,7 @@ func makeFixture() error {
 	}
 	fixture.runA, fixture.runB, fixture.runC = filepath.Join(dir, "run-a"), filepath.Join(dir, "run-b"), filepath.Join(dir, "run-c")
 	fixture.runBlobs2D, fixture.runBlobs3 = filepath.Join(dir, "blobs-2d"), filepath.Join(dir, "blobs-3")
+	fixture.runLN = filepath.Join(dir, "run-ln")
 	for _, r := range []struct {
 		model models.Model
 		set   *data.Set
@@ -92,6 +94,7 @@ func makeFixture() error {
 		{models.NewMLP(10, 16), set, 3, fixture.runC, []int{1}},
 		{models.NewMLP(10, 8), blobs2D, 1, fixture.runBlobs2D, []int{1}},
 		{models.NewMLP(3, 8), blobs3, 1, fixture.runBlobs3, []int{1}},
+		{&models.MLP{Hidden: []int{8}, Classes: 10, Activation: "gelu", Norm: "layernorm"}, set, 1, fixture.runLN, []int{1}},
 	} {
 		_, err := train.Run(train.Config{Model: r.model, Train: r.set, Steps: r.steps[len(r.steps)-1], BatchSize: 50,
 			Optimizer: train.Adam(0.01), Seed: r.seed, CheckpointDir: r.dir, CheckpointSteps: r.steps, Silent: true})
@@ -392,7 +395,21 @@ func TestLandscapeCurvature(t *testing.T) {
 	if want := checkpointLoss(t, runA, 20, "train", 100); !near(res.Loss, want, 1e-5) {
 		t.Errorf("loss %g, checkpoint's loss %g", res.Loss, want)
 	}
+	if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "ReLU") {
+		t.Errorf("a ReLU network's spectrum carries no warning: %q", res.Notes)
+	}
 	checkPictures(t, out)
+
+	// A smooth network's spectrum needs no warning.
+	smooth := filepath.Join(t.TempDir(), "smooth")
+	if _, err := runCmd(t, "", "landscape", "curvature", "-a", fixture.runLN, "-top", "1", "-trace", "0", "-n", "50", "-picture", "svg", "-o", smooth); err != nil {
+		t.Fatal(err)
+	}
+	var sres curvatureOutput
+	readJSON(t, smooth+".json", &sres)
+	if len(sres.Notes) != 0 || sres.Model != "mlp-8-10-gelu-layernorm" {
+		t.Errorf("gelu network: model %s, notes %q", sres.Model, sres.Notes)
+	}
 
 	// The density: its Ritz values lie below the largest eigenvalue Lanczos found with more steps.
 	out = filepath.Join(t.TempDir(), "density")
@@ -455,6 +472,7 @@ func TestLandscapeErrors(t *testing.T) {
 		{[]string{"interpolate", "-a", fixture.runBlobs2D, "-b", fixture.runBlobs2D, "-o", out}, "whose first layer takes 2 inputs, but fashion-mnist examples have 784 values"},
 		{[]string{"plane", "-a", fixture.runBlobs3, "-random", "-o", out}, "holds mlp-8-3, a model of 3 classes, but fashion-mnist has 10 classes"},
 		{[]string{"curvature", "-a", fixture.runBlobs3, "-o", out}, "a model of 3 classes"},
+		{[]string{"interpolate", "-a", fixture.runLN, "-b", fixture.runLN, "-repair", "-o", out}, "whose LayerNorm after each hidden layer would undo REPAIR"},
 		{[]string{"curvature", "-o", out}, "needs the checkpoint -a"},
 		{[]string{"plane", "-a", runA, "-random", "-split", "train,test", "-o", out}, `takes one -split, got "train,test"`},
 		{[]string{"interpolate", "-a", runA, "-b", runB, "-split", "train,val", "-o", out}, `-split "val"`},
