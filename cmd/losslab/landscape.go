@@ -233,6 +233,9 @@ func landscapeInterpolate(args []string, _ io.Reader, stdout io.Writer) error {
 	if *points < 2 {
 		return usagef("landscape interpolate: -points %d, need ≥ 2", *points)
 	}
+	if *stats < 1 || *steSteps < 1 {
+		return usagef("landscape interpolate: -stats %d and -ste-steps %d must be ≥ 1", *stats, *steSteps)
+	}
 	cfg, obj, err := evaluatorConfig(*f.objective, *f.set, "interpolating")
 	if err != nil {
 		return err

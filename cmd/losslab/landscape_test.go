@@ -462,6 +462,7 @@ func TestLandscapeErrors(t *testing.T) {
 		{[]string{"interpolate", "-a", runA, "-b", runB, "-data", "mnist", "-o", out}, `unknown -data "mnist" (datasets: fashion-mnist)`},
 		{[]string{"interpolate", "-a", runA, "-b", runB, "-picture", "gif", "-o", out}, `unknown -picture format "gif"`},
 		{[]string{"interpolate", "-a", runA, "-b", runB, "-points", "1", "-o", out}, "-points 1"},
+		{[]string{"interpolate", "-a", runA, "-b", runB, "-stats", "0", "-o", out}, "-stats 0 and -ste-steps 20 must be ≥ 1"},
 		{[]string{"interpolate", runA, runB, "-o", out}, "takes no positional arguments"},
 		{[]string{"plane", "-a", runA, "-o", out}, "needs one kind of plane"},
 		{[]string{"plane", "-a", runA, "-b", runB, "-o", out}, "needs both -b and -c"},
