@@ -29,6 +29,14 @@ var commands = map[string]map[string]command{
 		"eval": {usage: "NAME [--set k=v,...] [--seed N] [--float32]",
 			help: "evaluate an objective on a JSON batch read from stdin", run: objectiveEval},
 	},
+	"landscape": {
+		"interpolate": {usage: interpolateUsage,
+			help: "the loss and error along the line from A to B, with its barriers", run: landscapeInterpolate},
+		"plane": {usage: planeUsage,
+			help: "the loss on a 2-D plane: through three checkpoints, of random filter-normalised directions, or of a run's PCA", run: landscapePlane},
+		"curvature": {usage: curvatureUsage,
+			help: "the top Hessian eigenvalues, its trace and, with -density, its eigenvalue density", run: landscapeCurvature},
+	},
 }
 
 // usageError is an error in the command line itself (exit status 2).
@@ -60,13 +68,14 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 
 func helpText() string {
 	var sb strings.Builder
-	sb.WriteString("losslab: explore LossLab's training objectives.\n\nUsage:\n")
+	sb.WriteString("losslab: explore LossLab's training objectives and loss landscapes.\n\nUsage:\n")
 	for _, noun := range sortedKeys(commands) {
 		for _, verb := range sortedKeys(commands[noun]) {
 			c := commands[noun][verb]
 			fmt.Fprintf(&sb, "  losslab %s %s %s\n      %s\n", noun, verb, c.usage, c.help)
 		}
 	}
+	sb.WriteString(landscapeHelp)
 	return sb.String()
 }
 

@@ -1,9 +1,16 @@
-// Command losslab explores LossLab's training objectives from the command line.
+// Command losslab explores LossLab's training objectives and loss landscapes from the command line.
 //
 // Usage:
 //
 //	losslab objective list [--json]
 //	losslab objective eval NAME [--set k=v,...] [--seed N] [--float32] < batch.json
+//	losslab landscape interpolate -a CKPT -b CKPT [-match none|weight|activation|ste] [-repair] -o OUT
+//	losslab landscape plane -a CKPT (-b CKPT -c CKPT | -random | -pca RUN) -o OUT
+//	losslab landscape curvature -a CKPT [-top K] [-trace N] [-density] -o OUT
+//
+// The landscape commands run lib/landscape on checkpoints written by lib/train (CKPT: a run folder, its
+// latest step; RUN@STEP; or a step folder) and write OUT.json (result and provenance) and OUT.svg/.png
+// (or .html); `losslab landscape VERB -h` lists their flags. See landscape.go.
 //
 // `objective eval` reads one JSON object of named (nested) arrays on stdin, e.g.
 // {"logits": [[2, 1, 0.1]], "labels": [0]}, and writes

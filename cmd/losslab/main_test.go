@@ -129,7 +129,11 @@ func TestErrors(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	out, err := runCmd(t, "")
-	if err != nil || !strings.Contains(out, "losslab objective eval NAME") {
+	if err != nil || !strings.Contains(out, "losslab objective eval NAME") || !strings.Contains(out, "losslab landscape interpolate -a CKPT -b CKPT") {
 		t.Errorf("help: %q, %v", out, err)
+	}
+	out, err = runCmd(t, "", "landscape", "plane", "-h")
+	if err != nil || !strings.Contains(out, "Usage: losslab landscape plane -a CKPT") || !strings.Contains(out, "-random") || !strings.Contains(out, "(default 11)") {
+		t.Errorf("landscape plane -h: %q, %v", out, err)
 	}
 }
