@@ -8,7 +8,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 )
 
-// Adaptive Multi-head Contrastive Learning (spec 21-amcl): Wang, Koniusz, Gedeon & Zheng, "Adaptive
+// Adaptive Multi-head Contrastive Learning: Wang, Koniusz, Gedeon & Zheng, "Adaptive
 // Multi-head Contrastive Learning", arXiv 2310.05615 (ECCV 2024). The SimCLR/MoCo form of the loss
 // (the paper's Table 2), the bounded temperature map and the regulariser Ω of the official code
 // (LeiWangR/cl, src/amcl_components). The temperature network φ_c is a model component: callers build

@@ -6,8 +6,9 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
 )
 
-// DVERGE (spec 18-dverge): Yang, Zhang, Dong, Inkawhich, Gardner, Touchet, Wilkes, Berry & Li, "DVERGE:
-// Diversifying Vulnerabilities for Enhanced Robust Generation of Ensembles", NeurIPS 2020.
+// DVERGE: Yang, Zhang, Dong, Inkawhich, Gardner, Touchet, Wilkes, Berry & Li, "DVERGE:
+// Diversifying Vulnerabilities for Enhanced Robust Generation of Ensembles", NeurIPS 2020,
+// arXiv:2009.14720.
 //
 // Each ensemble member f_j "distils" a source image x_s towards an independently drawn target image x_t:
 // DVERGEDistill finds, within ‖z − x_s‖∞ ≤ ε, the image whose layer-l features under f_j match x_t's

@@ -9,7 +9,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 )
 
-// EnsLoss, stochastic calibrated loss-derivative ensembles (spec 22-ensloss): Ben Dai, "EnsLoss:
+// EnsLoss, stochastic calibrated loss-derivative ensembles: Ben Dai, "EnsLoss:
 // Stochastic Calibrated Loss Ensembles for Preventing Overfitting in Classification" (ICML 2025 per
 // the official repository; the arXiv id was not verified). The generation of the derivatives follows the
 // official code's ensLoss.forward (read at commit fd37682), made device-agnostic.

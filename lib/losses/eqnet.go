@@ -7,7 +7,7 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
 )
 
-// EQ-Net (spec 27-eqnet): Xu et al., "EQ-Net: Elastic Quantization Neural Networks", ICCV 2023
+// EQ-Net: Xu et al., "EQ-Net: Elastic Quantization Neural Networks", ICCV 2023
 // (arXiv 2308.07650). Implemented after the official code (xuke225/EQ-Net, module/base_lsq.py and
 // runner/criterion.py as read in the spec): the elastic LSQ quantiser for any bit-width, granularity and
 // symmetry with straight-through gradients, the weight-distribution regulariser (WDR-Loss) and the

@@ -13,7 +13,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 )
 
-// Logistic regression with large steps and Normalized LR+GD (spec 17-normlr): Tyurin, "From Logistic
+// Logistic regression with large steps and Normalized LR+GD: Tyurin, "From Logistic
 // Regression to the Perceptron Algorithm: Exploring Gradient Descent with Large Step Sizes",
 // arXiv:2412.08424. The objective is the plain logistic loss; the paper's contribution is a step rule,
 // given here both as plain Go functions (LRGDStep, NormalizedLRGDStep, BatchPerceptronStep) and as a
