@@ -112,7 +112,7 @@ func EnsLossDerivatives(margins, noise *Node, lambda float64) *Node {
 // as if the loss derivative at z_i were g_i. J is not a loss value (monitor BCE or accuracy instead);
 // a fresh ε per batch gives the paper's doubly stochastic SGD (see EnsLossWithState, EnsLossContext).
 func EnsLoss(scores, labels, noise *Node, lambda float64) *Node {
-	z := binaryMargins("EnsLoss", scores, labels)
+	z := BinaryMargins("EnsLoss", scores, labels)
 	return Mul(EnsLossDerivatives(z, noise, lambda), z)
 }
 
