@@ -9,6 +9,7 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/losslab/losslab/internal/graphtest"
 	"github.com/losslab/losslab/lib/backend"
 )
 
@@ -16,37 +17,11 @@ func hbTensor(data []float64, dims ...int) *tensors.Tensor {
 	return tensors.FromFlatDataAndDimensions(append([]float64(nil), data...), dims...)
 }
 
-// runGraph runs fn once on args and returns each output flattened to float64.
-func runGraph(t testing.TB, fn any, args ...any) [][]float64 {
-	t.Helper()
-	e, err := NewExecAny(backend.Must(), fn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Finalize()
-	outs, err := e.Exec(args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := make([][]float64, len(outs))
-	for i, o := range outs {
-		switch v := o.Value().(type) {
-		case float64:
-			res[i] = []float64{v}
-		case float32:
-			res[i] = []float64{float64(v)}
-		default:
-			tensors.MustConstFlatData(o, func(flat []float64) { res[i] = append([]float64(nil), flat...) })
-		}
-	}
-	return res
-}
-
 // eqQuant runs Quantize on x with per-layer scale s (and offset β when asym) and returns x̂, the
 // element-wise ∂x̂/∂x, ∂Σx̂/∂s and ∂Σx̂/∂β.
 func eqQuant(t *testing.T, x []float64, s, beta float64, bits int, signed, asym bool, g float64, parity bool) (xq, dx, ds, db []float64) {
 	t.Helper()
-	out := runGraph(t, func(x, s, b *Node) []*Node {
+	out := graphtest.Run(t, func(x, s, b *Node) []*Node {
 		var off *Node
 		if asym {
 			off = b
@@ -157,7 +132,7 @@ func TestEQQuantizer(t *testing.T) {
 		t.Errorf("per-channel grad scale = %g", g)
 	}
 	// Per-channel scales broadcast over rows.
-	out := runGraph(t, func(x, s *Node) *Node { return Quantize(x, s, nil, 3, true, 1, false) },
+	out := graphtest.Run(t, func(x, s *Node) *Node { return Quantize(x, s, nil, 3, true, 1, false) },
 		hbTensor([]float64{0.3, -0.7, 0.3, -0.7}, 2, 2), hbTensor([]float64{0.1, 0.5}, 2, 1))
 	for i, w := range []float64{QuantizeValue(0.3, 0.1, 0, 3, true), QuantizeValue(-0.7, 0.1, 0, 3, true),
 		QuantizeValue(0.3, 0.5, 0, 3, true), QuantizeValue(-0.7, 0.5, 0, 3, true)} {
@@ -218,7 +193,7 @@ func TestEQQuantizeRangeMatchesEQQuantize(t *testing.T) {
 							g = GradScale(qp, len(xs), 2)
 						}
 						run := func(elastic bool) [][]float64 {
-							return runGraph(t, func(x, s, b, qnN, qpN, gN *Node) []*Node {
+							return graphtest.Run(t, func(x, s, b, qnN, qpN, gN *Node) []*Node {
 								var off *Node
 								if asym {
 									off = b

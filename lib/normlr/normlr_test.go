@@ -11,34 +11,9 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	"github.com/losslab/losslab/internal/graphtest"
 	"github.com/losslab/losslab/lib/backend"
 )
-
-// runGraph runs fn once on args and returns its outputs' first values as float64.
-func runGraph(t testing.TB, fn any, args ...any) [][]float64 {
-	t.Helper()
-	e, err := NewExecAny(backend.Must(), fn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Finalize()
-	outs, err := e.Exec(args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := make([][]float64, len(outs))
-	for i, o := range outs {
-		switch v := o.Value().(type) {
-		case float32:
-			res[i] = []float64{float64(v)}
-		case float64:
-			res[i] = []float64{v}
-		default:
-			t.Fatalf("output %d is a %T, want a float scalar", i, v)
-		}
-	}
-	return res
-}
 
 // twoPoint is the two-point example of the paper's Thm 4.1.
 func twoPoint() ([][]float64, []float64) {
@@ -273,7 +248,7 @@ func TestNormalizedLRScale(t *testing.T) {
 		labels[i] = int32((y[i] + 1) / 2)
 	}
 	_, wantBeta, _ := NormalizedLRGDStep(th, a, y, 1)
-	out := runGraph(t, func(s, l *Node) (*Node, *Node) {
+	out := graphtest.Run(t, func(s, l *Node) (*Node, *Node) {
 		return NormalizedLRScale(s, l), NormalizedLRScale(ZerosLike(s), l)
 	}, tensors.FromFlatDataAndDimensions(scores, len(a)), tensors.FromFlatDataAndDimensions(labels, len(a)))
 	if math.Abs(out[0][0]-wantBeta) > 1e-5*wantBeta || out[1][0] != 2 {
