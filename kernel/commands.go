@@ -15,14 +15,8 @@ import (
 	"github.com/losslab/losslab/internal/lab"
 	"github.com/losslab/losslab/internal/nbcheck"
 	"github.com/losslab/losslab/internal/setup"
-	"github.com/losslab/losslab/lib/backend"
-	"github.com/losslab/losslab/lib/viz"
+	"github.com/losslab/losslab/lib/backend/probe"
 )
-
-func init() {
-	// plotly.js comes from lib/viz's pinned npm package; setup stays free of plotting code.
-	setup.InstallPlotly = viz.InstallPlotly
-}
 
 func install() (setup.Paths, error) {
 	p, err := setup.FindPaths()
@@ -121,10 +115,10 @@ func cmdTest(args []string) error {
 	// The library's tests once more on the pure-Go backend, the fallback where OpenBLAS is missing: both
 	// backends must give the same answers to every test.
 	libArgv := []string{"test", "-tags=noxla", "-count=1", "-timeout=30m", "-p=2", "./lib/..."}
-	fmt.Printf("running: go %v with %s=%s (the pure-Go fallback)\n", libArgv, backend.EnvVar, backend.PureGo)
+	fmt.Printf("running: go %v with %s=%s (the pure-Go fallback)\n", libArgv, probe.EnvVar, probe.PureGo)
 	lib := exec.Command(goCmd, libArgv...)
 	lib.Dir = p.Repo
-	lib.Env = append(os.Environ(), backend.EnvVar+"="+backend.PureGo)
+	lib.Env = append(os.Environ(), probe.EnvVar+"="+probe.PureGo)
 	lib.Stdout, lib.Stderr = os.Stdout, os.Stderr
 	if libErr := lib.Run(); err == nil && libErr != nil {
 		err = fmt.Errorf("lib/ tests on the pure-Go backend: %w", libErr)

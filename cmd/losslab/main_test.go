@@ -59,7 +59,7 @@ func TestObjectiveEval(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("output %q: %v", out, err)
 	}
-	// Spec 04-compsum: GCE(q=0.7) of [2,1,0.1], y=0 is 0.361675, gradient [-0.254667, 0.181056, 0.073612].
+	// Worked example for Mao, Mohri & Zhong (arXiv:2304.07288): GCE(q=0.7) of [2,1,0.1], y=0 is 0.361675, gradient [-0.254667, 0.181056, 0.073612].
 	if math.Abs(res.PerExample[0]-0.361675) > 1e-6 || len(res.PerExample) != 2 {
 		t.Errorf("per_example = %v", res.PerExample)
 	}

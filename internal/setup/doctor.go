@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/losslab/losslab/internal/lab"
-	"github.com/losslab/losslab/lib/backend"
-	"github.com/losslab/losslab/lib/backend/blas"
+	"github.com/losslab/losslab/lib/backend/openblas"
+	"github.com/losslab/losslab/lib/backend/probe"
 )
 
 // Doctor prints what is installed and what to do about anything missing. It returns the number of
@@ -53,32 +53,36 @@ func Doctor(w io.Writer, p Paths) int {
 	labOK, labInfo := lab.Status(p.Home)
 	check(labOK, "jupyterlab", labInfo, fixInstall+" (needs npm; `go run ./kernel up -classic` starts the classic Notebook without it)")
 	check(DatasetOK(), "dataset", "Fashion-MNIST in "+DatasetDir, "apt-get install dataset-fashion-mnist")
+	cellFlags := GoFlags()
 	if spec, err := ReadKernelSpec(p); err != nil {
 		check(false, "kernelspec", fmt.Sprintf("%q not installed in %s", KernelName, p.KernelSpec), fixInstall)
 	} else {
 		repoOK := spec.Env["LOSSLAB_REPO"] == p.Repo
 		detail := fmt.Sprintf("%q (%s) → %s, cells see %s, GOFLAGS=%q", KernelName, spec.DisplayName, spec.Argv[0], spec.Env["LOSSLAB_REPO"], spec.Env["GOFLAGS"])
 		check(repoOK, "kernelspec", detail, "it points at another checkout; "+fixInstall+" here to switch")
+		cellFlags = spec.Env["GOFLAGS"]
 	}
 	plotly := PlotlyDir(p)
 	_, err = os.Stat(plotly)
 	check(err == nil, "plotly.js", plotly, "interactive plots fall back to static ones; "+fixInstall+" with npm available")
 
-	if err := backend.FastPath(); err != nil {
-		check(false, "openblas", err.Error(), "install it (apt-get install libopenblas0-pthread, or "+fixInstall+" as root): without it every matrix product runs on the pure-Go backend, 4–14× slower")
+	openErr := openblas.Load()
+	if openErr != nil {
+		check(false, "openblas", openErr.Error(), "install it ("+openblas.InstallHint+", or "+fixInstall+" as root): without it every matrix product runs on the pure-Go backend, 4–14× slower")
 	} else {
-		check(true, "openblas", blas.Version()+": the \"blas\" backend (LossLab's fast CPU path) is available", "")
+		check(true, "openblas", openblas.Version()+": the \"blas\" backend (LossLab's fast CPU path) is available", "")
 	}
-	plugins := backend.Plugins()
+	plugins := probe.Plugins()
 	if len(plugins) == 0 {
-		Step(w, true, "pjrt plugin", "none installed (searched "+strings.Join(backend.PluginSearchPaths(), ", ")+"); the CPU backend below is used — fine offline")
+		Step(w, true, "pjrt plugin", "none installed (searched "+strings.Join(probe.PluginSearchPaths(), ", ")+"); the CPU backend below is used — fine offline")
 	} else {
 		for name, path := range plugins {
 			Step(w, true, "pjrt plugin", name+" at "+path)
 		}
 	}
-	choice := backend.Choose()
-	Step(w, true, "backend", fmt.Sprintf("%s — %s (this kernel command; cells use GOFLAGS from the kernelspec)", choice.Config, choice.Reason))
+	// The rule of lib/backend as cells apply it: XLA is linked unless their GOFLAGS say noxla.
+	choice := probe.Choose(!strings.Contains(cellFlags, "noxla"), openErr)
+	Step(w, true, "backend", fmt.Sprintf("%s — %s (what cells built with GOFLAGS=%q get)", choice.Config, choice.Reason, cellFlags))
 	if problems == 0 {
 		fmt.Fprintln(w, "all good")
 	} else {

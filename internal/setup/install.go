@@ -13,6 +13,7 @@ import (
 
 	"github.com/gomlx/go-xla/pkg/installer"
 	"github.com/losslab/losslab/internal/lab"
+	"github.com/losslab/losslab/lib/plotlyjs"
 )
 
 // Options tune Install.
@@ -24,9 +25,6 @@ type Options struct {
 	// PluginTimeout bounds the plugin download attempt (default 60 s); offline it fails in well under that.
 	PluginTimeout time.Duration
 }
-
-// InstallPlotly, when set (by the kernel command, from lib/viz), installs plotly.js into a folder.
-var InstallPlotly func(dir string) error
 
 // Install does everything `go run ./kernel install` promises, printing one line per step. It returns an
 // error listing what is still missing, if anything.
@@ -144,14 +142,11 @@ func installSystemPackages(w io.Writer) error {
 	return nil
 }
 
-// PlotlyDir is where plotly.js is installed.
-func PlotlyDir(p Paths) string { return filepath.Join(p.Home, "plotly") }
+// PlotlyDir is where plotly.js is installed (lib/viz finds it there).
+func PlotlyDir(p Paths) string { return plotlyjs.DirIn(p.Home) }
 
 func installPlotly(w io.Writer, p Paths) error {
-	if InstallPlotly == nil {
-		return errors.New("this build has no plotly installer")
-	}
-	if err := InstallPlotly(PlotlyDir(p)); err != nil {
+	if err := plotlyjs.Install(PlotlyDir(p)); err != nil {
 		return err
 	}
 	Step(w, true, "plotly.js", "in "+PlotlyDir(p))

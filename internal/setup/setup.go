@@ -20,7 +20,7 @@ import (
 	"strings"
 
 	"github.com/losslab/losslab/internal/lab"
-	"github.com/losslab/losslab/lib/backend"
+	"github.com/losslab/losslab/lib/backend/probe"
 	"github.com/losslab/losslab/lib/nb"
 )
 
@@ -303,7 +303,7 @@ type KernelSpec struct {
 // GoFlags returns the GOFLAGS cells are built with: -tags=noxla unless a PJRT plugin is installed, in which
 // case XLA is linked so lib/backend can use it.
 func GoFlags() string {
-	if len(backend.Plugins()) > 0 {
+	if len(probe.Plugins()) > 0 {
 		return ""
 	}
 	return "-tags=noxla"

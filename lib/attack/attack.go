@@ -144,21 +144,11 @@ func (c Config) resolve() (*losses.Objective, losses.Params, error) {
 	if c.BatchSize < 0 {
 		return nil, nil, fmt.Errorf("attack: batch size must be ≥ 0 (0 means 256), got %d", c.BatchSize)
 	}
-	name := c.Objective
-	if name == "" {
-		name = "ce"
-	}
-	o, err := losses.Lookup(name)
+	cl, err := losses.ResolveClassifier(c.Objective, c.Params)
 	if err != nil {
 		return nil, nil, fmt.Errorf("attack: %w", err)
 	}
-	if o.Kind != losses.Classification {
-		return nil, nil, fmt.Errorf("attack: objective %q is of kind %s; attacks take classification objectives (logits, labels)", o.Name, o.Kind)
-	}
-	params, err := o.Resolve(c.Params)
-	if err != nil {
-		return nil, nil, fmt.Errorf("attack: %w", err)
-	}
+	o, params := cl.Objective, cl.Params
 	if c.KeepBest && !o.PerExample {
 		return nil, nil, fmt.Errorf("attack: KeepBest needs a per-example objective, and %q is a batch-level loss", o.Name)
 	}

@@ -26,10 +26,7 @@ package backend
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 
@@ -37,13 +34,14 @@ import (
 	_ "github.com/gomlx/gomlx/backends/simplego" // The embedded default: pure Go, offline.
 
 	"github.com/losslab/losslab/lib/backend/blas" // Registers "blas": pure Go with OpenBLAS products.
+	"github.com/losslab/losslab/lib/backend/probe"
 )
 
 // EnvVar is GoMLX's own override variable; LossLab honours it unchanged.
-const EnvVar = "GOMLX_BACKEND"
+const EnvVar = probe.EnvVar
 
 // PureGo is the configuration LossLab uses for GoMLX's pure-Go backend (see the package doc).
-const PureGo = "go:ops_sequential"
+const PureGo = probe.PureGo
 
 // BLAS is the configuration of LossLab's fast CPU path (package lib/backend/blas), the default when
 // OpenBLAS is installed and no PJRT plugin is.
@@ -56,89 +54,17 @@ var xlaLinked bool
 func XLALinked() bool { return xlaLinked }
 
 // Choice is the backend configuration LossLab will use and why.
-type Choice struct {
-	// Config is a GoMLX backend configuration string: "go", "xla:cpu", "xla:cuda", ...
-	Config string
-	// Reason says in a few words why this configuration was chosen.
-	Reason string
-}
+type Choice = probe.Choice
 
-// PluginSearchPaths lists the folders searched for PJRT plugins, in order: $PJRT_PLUGIN_LIBRARY_PATH
-// (":"-separated) if set, else ~/.local/lib/go-xla, /usr/local/lib/go-xla and $LD_LIBRARY_PATH.
-func PluginSearchPaths() []string {
-	if p := os.Getenv("PJRT_PLUGIN_LIBRARY_PATH"); p != "" {
-		return filepath.SplitList(p)
-	}
-	var paths []string
-	if home, err := os.UserHomeDir(); err == nil {
-		paths = append(paths, filepath.Join(home, ".local", "lib", "go-xla"))
-	}
-	paths = append(paths, "/usr/local/lib/go-xla")
-	if ld := os.Getenv("LD_LIBRARY_PATH"); ld != "" {
-		paths = append(paths, filepath.SplitList(ld)...)
-	}
-	return paths
-}
+// PluginSearchPaths lists the folders searched for PJRT plugins (see probe.PluginSearchPaths).
+func PluginSearchPaths() []string { return probe.PluginSearchPaths() }
 
-// Plugins returns the PJRT plugins found on this machine, name ("cpu", "cuda", ...) to file path.
-// It only looks at file names; it loads nothing and downloads nothing.
-func Plugins() map[string]string {
-	found := make(map[string]string)
-	for _, dir := range PluginSearchPaths() {
-		for _, pattern := range []string{"pjrt_c_api_*_plugin.so", "pjrt-plugin-*.so", "pjrt_plugin_*.so"} {
-			matches, _ := filepath.Glob(filepath.Join(dir, pattern))
-			sort.Strings(matches)
-			for _, m := range matches {
-				name := pluginName(filepath.Base(m))
-				if _, seen := found[name]; name != "" && !seen {
-					found[name] = m
-				}
-			}
-		}
-	}
-	return found
-}
-
-func pluginName(base string) string {
-	base = strings.TrimSuffix(base, ".so")
-	for _, prefix := range []string{"pjrt_c_api_", "pjrt-plugin-", "pjrt_plugin_"} {
-		if strings.HasPrefix(base, prefix) {
-			return strings.TrimSuffix(strings.TrimPrefix(base, prefix), "_plugin")
-		}
-	}
-	return ""
-}
+// Plugins returns the PJRT plugins found on this machine, name ("cpu", "cuda", ...) to file path
+// (see probe.Plugins). It only looks at file names; it loads nothing and downloads nothing.
+func Plugins() map[string]string { return probe.Plugins() }
 
 // Choose applies the rule in the package doc and returns the configuration to use.
-func Choose() Choice {
-	if cfg, ok := os.LookupEnv(EnvVar); ok && cfg != "" {
-		return Choice{Config: cfg, Reason: "set by $" + EnvVar}
-	}
-	plugins := Plugins()
-	if xlaLinked {
-		for _, kind := range []string{"cuda", "cpu"} {
-			for name, path := range plugins {
-				// Installed plugins may carry a version: "cpu", "cpu_v0.83.1", "cuda13".
-				if strings.HasPrefix(name, kind) {
-					return Choice{Config: "xla:" + name, Reason: "PJRT plugin " + path}
-				}
-			}
-		}
-	}
-	var why string
-	switch {
-	case xlaLinked:
-		why = "XLA is linked but no PJRT plugin is installed"
-	case len(plugins) > 0:
-		why = "a PJRT plugin is installed, but this build has -tags=noxla; rebuild without it to use XLA"
-	default:
-		why = "no PJRT plugin installed"
-	}
-	if err := blas.Status(); err != nil {
-		return Choice{Config: PureGo, Reason: why + "; pure-Go backend, slow: " + err.Error()}
-	}
-	return Choice{Config: BLAS, Reason: why + "; matrix products on " + blas.Version()}
-}
+func Choose() Choice { return probe.Choose(xlaLinked, blas.Status()) }
 
 // ParallelOps reports whether the chosen backend is GoMLX's pure-Go executor running independent
 // operations in parallel ("go", "go:ops_parallel", "blas:ops_parallel"), the mode whose worker pool can

@@ -3,14 +3,16 @@ package backend
 import (
 	"os"
 
+	"path/filepath"
+	"strings"
+	"testing"
+
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/losslab/losslab/lib/backend/blas"
-	"path/filepath"
-	"strings"
-	"testing"
+	"github.com/losslab/losslab/lib/backend/probe"
 )
 
 func TestChooseHonoursEnv(t *testing.T) {
@@ -128,5 +130,12 @@ func TestParallelOps(t *testing.T) {
 		if got := ParallelOps(); got != want {
 			t.Errorf("%s: ParallelOps() = %v, want %v", cfg, got, want)
 		}
+	}
+}
+
+// The installer names the blas backend through package probe, which cannot import blas.
+func TestProbeNamesBLAS(t *testing.T) {
+	if probe.BLAS != blas.Name {
+		t.Fatalf("probe.BLAS = %q, blas.Name = %q", probe.BLAS, blas.Name)
 	}
 }

@@ -170,7 +170,7 @@ func SquaredDistances(emb *Embeddings, ep data.Episode, way int) ([][]float64, e
 }
 
 // GaussianDistances returns the diagonal-Gaussian class negative log-likelihood (up to a constant) of
-// every query under every way's Gaussian prototype, [Q][Way] (spec 19-gpam, a reconstruction):
+// every query under every way's Gaussian prototype, [Q][Way] (our reconstruction of GPAM, Guo et al., arXiv:2410.20320, from its abstract):
 //
 //	μ_c = mean of the supports,  σ²_c = (1/K) Σ_k (s_ck − μ_c)² + σ₀²,
 //	d_c(q) = ½ Σ_j (q_j − μ_cj)²/σ²_cj + ½ Σ_j log σ²_cj.

@@ -287,7 +287,7 @@ func TestProtoNetCEMatchesHost(t *testing.T) {
 	}
 }
 
-// TestGaussianDistances checks the host Gaussian metric against spec 19-gpam's worked example and
+// TestGaussianDistances checks the host Gaussian metric against a worked example (for GPAM, Guo et al., arXiv:2410.20320) and
 // against lib/losses' graph version on random data.
 func TestGaussianDistances(t *testing.T) {
 	emb := &Embeddings{Dim: 2, X: []float32{0, 0, 0.2, 0, 0, 0.2, 2, 2, 2.4, 2, 2, 2.4, 0.1, 0.1, 1, 1}}
@@ -296,7 +296,7 @@ func TestGaussianDistances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Spec 19-gpam §3: q = (0.1, 0.1) → d = (−2.2072, 28.5016); q = (1, 1) → d = (5.7826, 7.4770).
+	// Worked example: q = (0.1, 0.1) → d = (−2.2072, 28.5016); q = (1, 1) → d = (5.7826, 7.4770).
 	for i, want := range [][]float64{{-2.2072, 28.5016}, {5.7826, 7.4770}} {
 		for c := range want {
 			if math.Abs(d[i][c]-want[c]) > 2e-4 {

@@ -1,5 +1,5 @@
-// Package grokking holds the pieces of spec 23 (Li, Fan and Zhou, "Where to find Grokking in LLM
-// Pretraining? Monitor Memorization-to-Generalization without Test", arXiv:2506.21551): small networks
+// Package grokking holds the pieces of Li, Fan and Zhou, "Where to find Grokking in LLM
+// Pretraining? Monitor Memorization-to-Generalization without Test" (arXiv:2506.21551): small networks
 // for modular arithmetic that grok (memorise the training pairs first, generalise much later), a tiny
 // mixture-of-experts (MoE) variant, and the paper's two training-data-only metrics of an MoE's routing.
 //

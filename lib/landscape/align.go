@@ -144,41 +144,11 @@ func (p Permutation) Inverse() Permutation {
 // ApplyPermutation returns θ with hidden units permuted: W_ℓ ← W_ℓ[:, π_ℓ], b_ℓ ← b_ℓ[π_ℓ],
 // W_{ℓ+1} ← W_{ℓ+1}[π_ℓ, :]. The network function is unchanged.
 func ApplyPermutation(ps *ParamSet, layers []MLPLayer, perm Permutation) (*ParamSet, error) {
-	if len(perm.Perms) != len(layers)-1 {
-		return nil, fmt.Errorf("landscape.ApplyPermutation: %d permutations for %d hidden layers", len(perm.Perms), len(layers)-1)
+	spec, err := mlpSpec(ps, layers)
+	if err != nil {
+		return nil, err
 	}
-	out := ps.Clone()
-	for l, pi := range perm.Perms {
-		w := out.Lookup(layers[l].Weight)
-		next := out.Lookup(layers[l+1].Weight)
-		if w == nil || next == nil {
-			return nil, fmt.Errorf("landscape.ApplyPermutation: missing weight %s or %s", layers[l].Weight, layers[l+1].Weight)
-		}
-		n := w.Shape[1]
-		if len(pi) != n || !isPermutation(pi) {
-			return nil, fmt.Errorf("landscape.ApplyPermutation: layer %d needs a permutation of %d units", l, n)
-		}
-		in := w.Shape[0]
-		src := append([]float64(nil), w.Data...)
-		for r := range in {
-			for i, k := range pi {
-				w.Data[r*n+i] = src[r*n+k]
-			}
-		}
-		if layers[l].Bias != "" {
-			b := out.Lookup(layers[l].Bias)
-			src := append([]float64(nil), b.Data...)
-			for i, k := range pi {
-				b.Data[i] = src[k]
-			}
-		}
-		cols := next.Shape[1]
-		src = append([]float64(nil), next.Data...)
-		for i, k := range pi {
-			copy(next.Data[i*cols:(i+1)*cols], src[k*cols:(k+1)*cols])
-		}
-	}
-	return out, nil
+	return spec.Apply(ps, perm)
 }
 
 func isPermutation(p []int) bool {
@@ -225,112 +195,39 @@ type MatchOptions struct {
 // each step a linear assignment on C_ℓ = (W_ℓ^A)ᵀW̃_ℓ^B + b_ℓ^A(b_ℓ^B)ᵀ + W_{ℓ+1}^A(W̃_{ℓ+1}^B)ᵀ, until no
 // layer improves by more than 1e-12.
 func WeightMatching(a, b *ParamSet, layers []MLPLayer, opts MatchOptions) (*Alignment, error) {
-	if err := a.Compatible(b); err != nil {
-		return nil, err
-	}
-	if opts.MaxIter == 0 {
-		opts.MaxIter = 100
-	}
-	L := len(layers)
-	perm := Permutation{Perms: make([][]int, L-1)}
-	for l := range perm.Perms {
-		n := a.Lookup(layers[l].Weight).Shape[1]
-		perm.Perms[l] = make([]int, n)
-		for i := range n {
-			perm.Perms[l][i] = i
-		}
-	}
-	r := rand.New(rand.NewPCG(opts.Seed, 0x3b))
-	res := &Alignment{}
-	for sweep := 0; sweep < opts.MaxIter; sweep++ {
-		res.Sweeps = sweep + 1
-		improved := false
-		for _, l := range r.Perm(L - 1) {
-			c := matchCost(a, b, layers, perm, l)
-			pi, val, err := SolveAssignment(c)
-			if err != nil {
-				return nil, err
-			}
-			old := 0.0
-			for i, k := range perm.Perms[l] {
-				old += c[i][k]
-			}
-			if val > old+1e-12 {
-				improved = true
-				perm.Perms[l] = pi
-			}
-		}
-		aligned, err := ApplyPermutation(b, layers, perm)
-		if err != nil {
-			return nil, err
-		}
-		res.History = append(res.History, dot(a, aligned))
-		if !improved {
-			break
-		}
-	}
-	aligned, err := ApplyPermutation(b, layers, perm)
+	spec, err := mlpSpec(a, layers)
 	if err != nil {
 		return nil, err
 	}
-	res.Perm, res.Aligned, res.Objective = perm, aligned, dot(a, aligned)
-	res.Provenance = newProvenance(nil, nil)
-	res.Provenance.Seeds = []uint64{opts.Seed}
-	res.Provenance.Notes = fmt.Sprintf("weight matching of %d hidden layers, %d sweeps", L-1, res.Sweeps)
+	// Stream 0x3b, not MatchPermutations' 0x3c: the sweep order, and so the results, WeightMatching has
+	// always given.
+	res, err := matchGroups(a, b, spec, opts, 0x3b)
+	if err != nil {
+		return nil, err
+	}
+	res.Provenance.Notes = fmt.Sprintf("weight matching of %d hidden layers, %d sweeps", len(layers)-1, res.Sweeps)
 	return res, nil
 }
 
-// matchCost builds C_ℓ[i][k]: the similarity of unit i of a and unit k of b, with the neighbouring layers'
-// permutations already applied to b.
-func matchCost(a, b *ParamSet, layers []MLPLayer, perm Permutation, l int) [][]float64 {
-	wa, wb := a.Lookup(layers[l].Weight), b.Lookup(layers[l].Weight)
-	in, n := wa.Shape[0], wa.Shape[1]
-	rowOf := func(r int) int { // W̃_ℓ^B rows permuted by π_{ℓ−1}
-		if l == 0 {
-			return r
+// mlpSpec is the PermSpec of an MLP given by its layers: hidden layer ℓ's units form group ℓ (named by its
+// weight), which permutes the columns of W_ℓ, the entries of b_ℓ and the rows of W_{ℓ+1}.
+func mlpSpec(ps *ParamSet, layers []MLPLayer) (*PermSpec, error) {
+	spec := &PermSpec{}
+	for l, layer := range layers {
+		w := ps.Lookup(layer.Weight)
+		if w == nil || len(w.Shape) != 2 {
+			return nil, fmt.Errorf("landscape: %s is not a 2-D weight of this parameter set", layer.Weight)
 		}
-		return perm.Perms[l-1][r]
-	}
-	c := make([][]float64, n)
-	for i := range c {
-		c[i] = make([]float64, n)
-	}
-	for r := range in {
-		rb := rowOf(r)
-		for i := range n {
-			ai := wa.Data[r*n+i]
-			if ai == 0 {
-				continue
-			}
-			for k := range n {
-				c[i][k] += ai * wb.Data[rb*n+k]
-			}
+		in, out := l-1, l // groups permuting the weight's rows and columns
+		if l == len(layers)-1 {
+			out = -1 // the output layer's units are never permuted
+		} else {
+			spec.Groups = append(spec.Groups, PermGroup{Name: layer.Weight, Size: w.Shape[1]})
+		}
+		spec.Params = append(spec.Params, PermAxes{Name: layer.Weight, Axes: []int{in, out}})
+		if layer.Bias != "" && out >= 0 {
+			spec.Params = append(spec.Params, PermAxes{Name: layer.Bias, Axes: []int{out}})
 		}
 	}
-	if layers[l].Bias != "" {
-		ba, bb := a.Lookup(layers[l].Bias).Data, b.Lookup(layers[l].Bias).Data
-		for i := range n {
-			for k := range n {
-				c[i][k] += ba[i] * bb[k]
-			}
-		}
-	}
-	na, nb := a.Lookup(layers[l+1].Weight), b.Lookup(layers[l+1].Weight)
-	cols := na.Shape[1]
-	colOf := func(j int) int { // W̃_{ℓ+1}^B columns permuted by π_{ℓ+1} (if ℓ+1 is hidden)
-		if l+1 < len(perm.Perms) {
-			return perm.Perms[l+1][j]
-		}
-		return j
-	}
-	for i := range n {
-		for k := range n {
-			s := 0.0
-			for j := range cols {
-				s += na.Data[i*cols+j] * nb.Data[k*cols+colOf(j)]
-			}
-			c[i][k] += s
-		}
-	}
-	return c
+	return spec, spec.check(ps)
 }

@@ -8,7 +8,7 @@ import (
 )
 
 func TestSolveAssignment(t *testing.T) {
-	perm, val, err := SolveAssignment([][]float64{{4, 1, 3}, {2, 0, 5}, {3, 2, 2}}) // spec 02 §3.10
+	perm, val, err := SolveAssignment([][]float64{{4, 1, 3}, {2, 0, 5}, {3, 2, 2}}) // a worked example
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestWeightMatchingPlanted(t *testing.T) {
 }
 
 func TestPermutationToyBarrier(t *testing.T) {
-	// Spec 02 §2.5: f(x) = a₁ relu(w₁x) + a₂ relu(w₂x) as a 1-2-1 MLP without biases, A = (w=(1,−1),
+	// Singh et al. (arXiv:2406.16300): f(x) = a₁ relu(w₁x) + a₂ relu(w₂x) as a 1-2-1 MLP without biases, A = (w=(1,−1),
 	// a=(1,2)), B = the same network with its units swapped; weight matching makes B equal A (so the
 	// barrier after matching is exactly 0).
 	mk := func(w1, w2, a1, a2 float64) *ParamSet {

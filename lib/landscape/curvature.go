@@ -106,7 +106,8 @@ func HessianTrace(ev *Evaluator, theta *ParamSet, d *Data, samples int, seed uin
 }
 
 // Predictors holds the measured midpoint gap of the path θ_A → θ_B and the three second-order predictors
-// of spec 02 §2.3, all exact for a quadratic loss.
+// of Singh et al. ("Landscaping Linear Mode Connectivity", arXiv:2406.16300), all exact for a quadratic
+// loss.
 type Predictors struct {
 	// Gmid = φ(½) − ½(φ(0)+φ(1)), measured.
 	Gmid float64

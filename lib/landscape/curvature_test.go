@@ -15,7 +15,7 @@ func TestPredictorsQuadratic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Spec 02 §3.2: G_mid = P1 = P2 = P3 = −1.5 exactly for the quadratic; ΔᵀHΔ = 12.
+	// Worked example: G_mid = P1 = P2 = P3 = −1.5 exactly for the quadratic; ΔᵀHΔ = 12.
 	for name, v := range map[string]float64{"Gmid": p.Gmid, "P1": p.P1, "P2": p.P2, "P3": p.P3} {
 		if math.Abs(v+1.5) > 1e-6 {
 			t.Errorf("%s = %.10g, want −1.5", name, v)
@@ -57,7 +57,7 @@ func TestPredictorsDoubleWell(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Spec 02 §3.3: φ''(½) = −16, P1 = 2, P3 = 0, G_mid = 1.
+	// Worked example: φ''(½) = −16, P1 = 2, P3 = 0, G_mid = 1.
 	if math.Abs(p.CurvatureMid+16) > 1e-4 || math.Abs(p.P1-2) > 1e-5 || math.Abs(p.P3) > 1e-12 || math.Abs(p.Gmid-1) > 1e-12 || p.HasP2 {
 		t.Errorf("double well: φ''(½)=%g P1=%g P3=%g Gmid=%g", p.CurvatureMid, p.P1, p.P3, p.Gmid)
 	}

@@ -12,7 +12,8 @@
 // interpolated networks' statistics (Jordan et al., ICLR 2023: Repair, RepairPath), curvature
 // (Hessian-vector products, top eigenvalue, trace, the top-k eigenvalues by Lanczos and the eigenvalue
 // density by stochastic Lanczos quadrature as in Yao et al.'s PyHessian: TopEigenvalues,
-// SpectralDensity; and the barrier predictors of spec 02-lmc), trained Bézier and polygonal-chain
+// SpectralDensity; and the barrier predictors of Singh et al., "Landscaping Linear Mode
+// Connectivity", arXiv:2406.16300), trained Bézier and polygonal-chain
 // curves between two points (Garipov et al.), BatchNorm statistics re-estimated at each point, and
 // barriers between runs spawned from one parent at chosen steps (Frankle et al.'s instability analysis,
 // SpawnBarriers).

@@ -183,29 +183,23 @@ func NewEvaluator(forward ForwardFn, template *ParamSet, cfg Config) (*Evaluator
 		if e.lossName == "" {
 			e.lossName = "custom"
 		}
-	case cfg.Objective == "" || cfg.Objective == "ce" || cfg.Objective == "cross-entropy":
-		e.lossFn, e.lossName = CrossEntropy, "cross-entropy"
 	default:
-		obj, err := losses.Lookup(cfg.Objective)
+		name := cfg.Objective
+		if name == "cross-entropy" {
+			name = "ce"
+		}
+		c, err := losses.ResolveClassifier(name, cfg.ObjectiveParams)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("landscape: %w", err)
 		}
-		if obj.Kind != losses.Classification {
-			return nil, fmt.Errorf("landscape: objective %q is of kind %q; the landscape engine needs kind %q (logits, labels)",
-				obj.Name, obj.Kind, losses.Classification)
+		e.lossName = c.Name()
+		if name == "" || name == "ce" {
+			e.lossName = "cross-entropy" // The provenance name results have always carried.
 		}
-		params, err := obj.Resolve(cfg.ObjectiveParams)
-		if err != nil {
-			return nil, err
-		}
-		fn := func(logits, labels *graph.Node) *graph.Node {
-			return obj.Fn(losses.Batch{"logits": logits, "labels": labels}, params)
-		}
-		e.lossName = obj.Name
-		if obj.PerExample {
-			e.lossFn = fn
+		if c.PerExample() {
+			e.lossFn = c.Loss
 		} else {
-			e.batchLoss = fn
+			e.batchLoss = c.Loss
 		}
 	}
 	e.dtype = template.Params[0].DType
@@ -268,13 +262,6 @@ func (e *Evaluator) ReestimatesBN() bool { return len(e.bnVars) > 0 }
 
 // Compilations is the number of programs built so far (one per distinct input shape).
 func (e *Evaluator) Compilations() int { return int(e.compiles.Load()) }
-
-// CrossEntropy is the plain softmax cross-entropy per example: log Σ_k exp(z_k) − z_y.
-func CrossEntropy(logits, labels *graph.Node) *graph.Node {
-	k := logits.Shape().Dimensions[logits.Rank()-1]
-	oneHot := graph.OneHot(labels, k, logits.DType())
-	return graph.Neg(graph.ReduceSum(graph.Mul(oneHot, graph.LogSoftmax(logits, -1)), -1))
-}
 
 // setBase writes base into the evaluator's variables (the θ₀ of the compiled programs).
 func (e *Evaluator) setBase(base *ParamSet) error {

@@ -130,7 +130,7 @@ func toyPoint(v ...float64) *ParamSet {
 	return &ParamSet{Params: []*Param{{Scope: "/toy", Var: "theta", Group: "/toy", Shape: []int{len(v)}, DType: dtypes.Float64, Data: append([]float64(nil), v...)}}}
 }
 
-// quadLoss is L(θ) = ½θᵀHθ + bᵀθ + c with H = diag(2,1), b = (1,−1), c = 0.5 (spec 02 §3.1).
+// quadLoss is L(θ) = ½θᵀHθ + bᵀθ + c with H = diag(2,1), b = (1,−1), c = 0.5 (a worked example for Singh et al., arXiv:2406.16300).
 func quadLoss(logits, _ *graph.Node) *graph.Node {
 	x, y := column(logits, 0), column(logits, 1)
 	// ½(2x² + y²) + x − y + 0.5

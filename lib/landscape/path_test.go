@@ -19,7 +19,7 @@ func TestQuadraticPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []float64{2.5, 1.76, 1.14, 0.64, 0.26, 0, -0.14, -0.16, -0.06, 0.16, 0.5} // spec 02 §3.1
+	want := []float64{2.5, 1.76, 1.14, 0.64, 0.26, 0, -0.14, -0.16, -0.06, 0.16, 0.5} // worked example (quadLoss)
 	for i, w := range want {
 		x, y := 1-2*p.Alpha[i], 2*p.Alpha[i]
 		if got := p.Curves[0].Loss[i]; math.Abs(got-w) > 1e-12 || math.Abs(got-quadRef(x, y)) > 1e-12 {

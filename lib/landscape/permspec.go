@@ -277,6 +277,21 @@ func permuteAxis(data []float64, dims []int, ax int, pi []int) []float64 {
 // statistics) are permuted along. Groups are visited in a seeded random order each sweep, until no
 // group improves by more than 1e-12 or MaxIter sweeps.
 func MatchPermutations(a, b *ParamSet, spec *PermSpec, opts MatchOptions) (*Alignment, error) {
+	res, err := matchGroups(a, b, spec, opts, 0x3c)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(spec.Groups))
+	for i, g := range spec.Groups {
+		names[i] = g.Name
+	}
+	res.Provenance.Notes = fmt.Sprintf("weight matching of groups %s, %d sweeps", strings.Join(names, ", "), res.Sweeps)
+	return res, nil
+}
+
+// matchGroups is the coordinate ascent of MatchPermutations, its sweep order drawn from the PCG stream
+// given (WeightMatching keeps its own, so its results stay those it always gave).
+func matchGroups(a, b *ParamSet, spec *PermSpec, opts MatchOptions, stream uint64) (*Alignment, error) {
 	if err := a.Compatible(b); err != nil {
 		return nil, err
 	}
@@ -287,7 +302,7 @@ func MatchPermutations(a, b *ParamSet, spec *PermSpec, opts MatchOptions) (*Alig
 		opts.MaxIter = 100
 	}
 	perm := spec.Identity()
-	r := rand.New(rand.NewPCG(opts.Seed, 0x3c))
+	r := rand.New(rand.NewPCG(opts.Seed, stream))
 	res := &Alignment{}
 	G := len(spec.Groups)
 	for sweep := 0; sweep < opts.MaxIter; sweep++ {
@@ -324,11 +339,6 @@ func MatchPermutations(a, b *ParamSet, spec *PermSpec, opts MatchOptions) (*Alig
 	res.Perm, res.Aligned, res.Objective = perm, aligned, dot(a, aligned)
 	res.Provenance = newProvenance(nil, nil)
 	res.Provenance.Seeds = []uint64{opts.Seed}
-	names := make([]string, len(spec.Groups))
-	for i, g := range spec.Groups {
-		names[i] = g.Name
-	}
-	res.Provenance.Notes = fmt.Sprintf("weight matching of groups %s, %d sweeps", strings.Join(names, ", "), res.Sweeps)
 	return res, nil
 }
 

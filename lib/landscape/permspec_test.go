@@ -118,7 +118,7 @@ func TestPermSpecMatchesMLPWeightMatching(t *testing.T) {
 	// The general cost equals the MLP cost C_ℓ for any state of the other permutations.
 	perm := RandomPermutation(a, layers, 9)
 	for l := range 2 {
-		want := matchCost(a, b, layers, perm, l)
+		want := refMLPCost(a, b, layers, perm, l)
 		got := spec.cost(a, b, perm, l)
 		for i := range want {
 			for k := range want[i] {
@@ -173,4 +173,59 @@ func TestPermSpecBatchNormMLP(t *testing.T) {
 	if diff, _ := Sub(al.Aligned, a); diff.Norm() != 0 || al.Aligned.LookupState("/batchnorm_1/moving_mean").Data[0] != a.LookupState("/batchnorm_1/moving_mean").Data[0] {
 		t.Error("planted permutation of a BatchNorm MLP not recovered (parameters or statistics)")
 	}
+}
+
+// refMLPCost is the MLP form of weight matching's cost, written out for the test: C_ℓ[i][k]: the similarity of unit i of a and unit k of b, with the neighbouring layers'
+// permutations already applied to b.
+func refMLPCost(a, b *ParamSet, layers []MLPLayer, perm Permutation, l int) [][]float64 {
+	wa, wb := a.Lookup(layers[l].Weight), b.Lookup(layers[l].Weight)
+	in, n := wa.Shape[0], wa.Shape[1]
+	rowOf := func(r int) int { // W̃_ℓ^B rows permuted by π_{ℓ−1}
+		if l == 0 {
+			return r
+		}
+		return perm.Perms[l-1][r]
+	}
+	c := make([][]float64, n)
+	for i := range c {
+		c[i] = make([]float64, n)
+	}
+	for r := range in {
+		rb := rowOf(r)
+		for i := range n {
+			ai := wa.Data[r*n+i]
+			if ai == 0 {
+				continue
+			}
+			for k := range n {
+				c[i][k] += ai * wb.Data[rb*n+k]
+			}
+		}
+	}
+	if layers[l].Bias != "" {
+		ba, bb := a.Lookup(layers[l].Bias).Data, b.Lookup(layers[l].Bias).Data
+		for i := range n {
+			for k := range n {
+				c[i][k] += ba[i] * bb[k]
+			}
+		}
+	}
+	na, nb := a.Lookup(layers[l+1].Weight), b.Lookup(layers[l+1].Weight)
+	cols := na.Shape[1]
+	colOf := func(j int) int { // W̃_{ℓ+1}^B columns permuted by π_{ℓ+1} (if ℓ+1 is hidden)
+		if l+1 < len(perm.Perms) {
+			return perm.Perms[l+1][j]
+		}
+		return j
+	}
+	for i := range n {
+		for k := range n {
+			s := 0.0
+			for j := range cols {
+				s += na.Data[i*cols+j] * nb.Data[k*cols+colOf(j)]
+			}
+			c[i][k] += s
+		}
+	}
+	return c
 }

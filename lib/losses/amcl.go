@@ -4,15 +4,13 @@ import (
 	"math"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
-	"github.com/gomlx/gomlx/pkg/core/shapes"
-	"github.com/gomlx/gomlx/pkg/ml/context"
 )
 
-// Adaptive Multi-head Contrastive Learning (spec 21-amcl): Wang, Koniusz, Gedeon & Zheng, "Adaptive
+// Adaptive Multi-head Contrastive Learning: Wang, Koniusz, Gedeon & Zheng, "Adaptive
 // Multi-head Contrastive Learning", arXiv 2310.05615 (ECCV 2024). The SimCLR/MoCo form of the loss
 // (the paper's Table 2), the bounded temperature map and the regulariser Ω of the official code
-// (LeiWangR/cl, src/amcl_components). The temperature network φ_c is a model component: callers build
-// it and pass its pre-activations through AMCLTemperature.
+// (LeiWangR/cl, src/amcl_components). The temperature network φ_c is a model component, package
+// lib/amcl.
 
 // AMCL's temperature bounds (official code).
 const (
@@ -50,15 +48,6 @@ func init() {
 	})
 }
 
-// AMCLTemperature maps pre-activations a (any shape, e.g. φ_c([z_a; z_b])) to bounded temperatures
-// τ = τ_min + (τ_max - τ_min)·σ(a): always inside [τ_min, τ_max]; a = 0 gives (τ_min + τ_max)/2.
-func AMCLTemperature(preact *Node, tauMin, tauMax float64) *Node {
-	if !(tauMin > 0 && tauMax > tauMin) {
-		panicf("AMCLTemperature: need 0 < τ_min < τ_max, got %g, %g", tauMin, tauMax)
-	}
-	return AddScalar(MulScalar(Sigmoid(preact), tauMax-tauMin), tauMin)
-}
-
 // AMCLOmega returns the official code's regulariser Ω(τ) = (d'/2)·log τ + 1/τ (element-wise), with d'
 // the head's embedding size (the code's scaled_sim.size(1)/2, read as d'/2; UNVERIFIED against the paper).
 // With β = 1, -s/τ + Ω(τ) is the negative log-likelihood of an isotropic Gaussian of variance τ for unit
@@ -79,7 +68,7 @@ func AMCLSimilarities(z *Node) *Node {
 
 // AMCLLoss returns AMCL's loss of each anchor, [A] (the batch loss is the mean over the anchors), from
 // per-head similarities sim [C,A,N], per-head pair temperatures tau [C,A,N] (already bounded, e.g. by
-// AMCLTemperature), the anchors' positive and negative masks (bool [A,N]), β and the head size d':
+// amcl.PairTemperatures), the anchors' positive and negative masks (bool [A,N]), β and the head size d':
 //
 //	ℓ_i = Σ_c [ -s^c_{i+}/τ^c_{i+} + β Ω(τ^c_{i+})  +  s^c_{in*}/τ^c_{in*} - β Ω(τ^c_{in*}) ],
 //	n* = argmax_{n negative} s^c_{in}                     (the hardest negative of head c)
@@ -111,47 +100,4 @@ func AMCLLoss(sim, tau, positives, negatives *Node, beta float64, dim int) *Node
 	hasNeg := ConvertDType(ReduceLogicalOr(negB, -1), dtype)
 	negTerm := Mul(ReduceSum(Mul(Sub(term, omega), hard), -1), hasNeg)
 	return ReduceSum(Add(posTerm, negTerm), 0)
-}
-
-// AMCLPairTemperatures builds AMCL's temperature network and returns the bounded temperature of every
-// pair of every head, τ^c(a, b) [C,A,A], for head embeddings z [C,A,d']:
-//
-//	τ^c(a, b) = τ_min + (τ_max - τ_min)·σ(φ_c([z^c_a ; z^c_b])),   φ_c = Linear(2d', H) - ReLU - Linear(H, 1)
-//
-// The first layer is applied as z_a·W_a + z_b·W_b + b₁ (W = [W_a; W_b]), so the [A,A,2d'] pair
-// concatenation is never built; memory is O(C·A²·H). The official code keeps one φ per head (shared =
-// false); the paper's figure draws one shared MLP (shared = true), which couples the heads through φ's
-// parameters only (head c's temperatures always depend on head c's embeddings alone).
-// Variables live in ctx.In("amcl_temperature") (w1a, w1b [C',d',H], b1 [C',H], w2 [C',H], b2 [C'],
-// C' = 1 when shared), initialised by the context's initializer.
-func AMCLPairTemperatures(ctx *context.Context, z *Node, hidden int, shared bool, tauMin, tauMax float64) *Node {
-	if z.Rank() != 3 {
-		panicf("AMCLPairTemperatures: embeddings must be [C,A,d'], got shape %s", z.Shape())
-	}
-	if hidden < 1 {
-		panicf("AMCLPairTemperatures: hidden size %d must be >= 1", hidden)
-	}
-	g, dtype := z.Graph(), z.DType()
-	c, d := z.Shape().Dimensions[0], z.Shape().Dimensions[2]
-	cw := c
-	if shared {
-		cw = 1
-	}
-	ctx = ctx.In("amcl_temperature")
-	w1a := ctx.VariableWithShape("w1a", shapes.Make(dtype, cw, d, hidden)).ValueGraph(g)
-	w1b := ctx.VariableWithShape("w1b", shapes.Make(dtype, cw, d, hidden)).ValueGraph(g)
-	b1 := ctx.VariableWithShape("b1", shapes.Make(dtype, cw, hidden)).ValueGraph(g)
-	w2 := ctx.VariableWithShape("w2", shapes.Make(dtype, cw, hidden)).ValueGraph(g)
-	b2 := ctx.VariableWithShape("b2", shapes.Make(dtype, cw)).ValueGraph(g)
-	if shared {
-		w1a = BroadcastToDims(w1a, c, d, hidden)
-		w1b = BroadcastToDims(w1b, c, d, hidden)
-		b1, w2, b2 = BroadcastToDims(b1, c, hidden), BroadcastToDims(w2, c, hidden), BroadcastToDims(b2, c)
-	}
-	ua := Einsum("cad,cdh->cah", z, w1a)                                              // [C,A,H]
-	ub := Einsum("cbd,cdh->cbh", z, w1b)                                              // [C,A,H]
-	h := Add(Add(InsertAxes(ua, 2), InsertAxes(ub, 1)), Reshape(b1, c, 1, 1, hidden)) // [C,A,A,H]
-	h = MaxScalar(h, 0)
-	pre := Add(Einsum("cabh,ch->cab", h, w2), Reshape(b2, c, 1, 1))
-	return AMCLTemperature(pre, tauMin, tauMax)
 }

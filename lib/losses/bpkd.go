@@ -7,7 +7,7 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
 )
 
-// BPKD, boundary-privileged knowledge distillation for semantic segmentation (spec 25-bpkd): Liu et al.,
+// BPKD, boundary-privileged knowledge distillation for semantic segmentation: Liu et al.,
 // "BPKD: Boundary Privileged Knowledge Distillation For Semantic Segmentation", WACV 2024
 // (arXiv 2306.08075). The official repository has no training code: the losses follow the paper's
 // method figure (Fig. 3) as read in the spec; the body loss is our (and a third-party port's) reading of

@@ -5,7 +5,7 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
 )
 
-// Correctness-aware (CA) post-hoc calibration (spec 16-calib): Liu, Wang, Zou, Zou & Zheng, "Optimizing
+// Correctness-aware (CA) post-hoc calibration: Liu, Wang, Zou, Zou & Zheng, "Optimizing
 // Calibration by Gaining Aware of Prediction Correctness", arXiv:2404.13016 (2024). The loss follows the
 // official code (Temperature_adaptive in temperature_scaling_CA.py); the spec notes that the paper's own
 // equation could not be read and may differ in normalisation or exponent.

@@ -6,8 +6,8 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
 )
 
-// Comp-sum losses (spec 04-compsum): Mao, Mohri & Zhong, "Cross-Entropy Loss Functions: Theoretical
-// Analysis and Applications", ICML 2023.
+// Comp-sum losses: Mao, Mohri & Zhong, "Cross-Entropy Loss Functions: Theoretical
+// Analysis and Applications", ICML 2023, arXiv:2304.07288.
 //
 // The smooth adversarial comp-sum loss (ADV-COMP-SUM, the spec's section 2c) is deliberately left out:
 // the spec marks its definition UNVERIFIED (the margin rho, the weight nu and the norm of the smoothness

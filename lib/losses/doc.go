@@ -1,10 +1,15 @@
 // Package losses holds the objective of every paper LossLab covers, as GoMLX graph functions in one
 // registry, findable by name and evaluable on any small batch.
 //
-// Each objective is described by an Objective: a lower-case name ("ldr-kl", "z-loss"), the id of its
-// paper's spec ("09-ldr"), its input Kind, its hyperparameters with defaults and valid ranges, a one-line
+// Each objective is described by an Objective: a lower-case name ("ldr-kl", "z-loss"), the short id of
+// its paper (that of the paper's notebook, "09-ldr"), its input Kind, its hyperparameters with defaults and valid ranges, a one-line
 // summary, and the graph function. The math of each objective is in the doc comment of its file's
 // exported function.
+//
+// A paper's machinery that is not an objective lives with its method: Normalized LR+GD's steps and
+// optimizer in lib/normlr, EQ-Net's elastic quantiser in lib/eqnet, AMCL's temperature network in
+// lib/amcl, DVERGE's feature distillation in lib/dverge. ResolveClassifier is the one place that turns a
+// classification objective's name into a loss for training (lib/train), the landscape engine and attacks.
 //
 // # Input kinds
 //

@@ -6,7 +6,7 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
 )
 
-// Dual-Head Knowledge Distillation (spec 06-dualheadkd): Yang, Zong, Huang, Feng & An, "Dual-Head
+// Dual-Head Knowledge Distillation: Yang, Zong, Huang, Feng & An, "Dual-Head
 // Knowledge Distillation: Enhancing Logits Utilization with an Auxiliary Head", arXiv 2411.08937 (KDD
 // 2025). The student has a main linear head z¹ (trained by CE, the only head used at test time) and an
 // auxiliary head z² trained by a logit-level loss against the teacher; both share the backbone.

@@ -9,7 +9,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 )
 
-// EnsLoss, stochastic calibrated loss-derivative ensembles (spec 22-ensloss): Ben Dai, "EnsLoss:
+// EnsLoss, stochastic calibrated loss-derivative ensembles: Ben Dai, "EnsLoss:
 // Stochastic Calibrated Loss Ensembles for Preventing Overfitting in Classification" (ICML 2025 per
 // the official repository; the arXiv id was not verified). The generation of the derivatives follows the
 // official code's ensLoss.forward (read at commit fd37682), made device-agnostic.
@@ -112,7 +112,7 @@ func EnsLossDerivatives(margins, noise *Node, lambda float64) *Node {
 // as if the loss derivative at z_i were g_i. J is not a loss value (monitor BCE or accuracy instead);
 // a fresh ε per batch gives the paper's doubly stochastic SGD (see EnsLossWithState, EnsLossContext).
 func EnsLoss(scores, labels, noise *Node, lambda float64) *Node {
-	z := binaryMargins("EnsLoss", scores, labels)
+	z := BinaryMargins("EnsLoss", scores, labels)
 	return Mul(EnsLossDerivatives(z, noise, lambda), z)
 }
 

@@ -430,17 +430,14 @@ func toFloat64(t *tensors.Tensor) ([]float64, error) {
 // tensor [B] or [B,1], predictions[0] the logits [B,K]. The returned function gives the mean loss.
 // It returns an error for an unknown objective, a non-classification objective, or bad hyperparameters.
 func TrainLoss(name string, p Params) (func(labels, predictions []*Node) *Node, error) {
-	o, err := Lookup(name)
+	c, err := ResolveClassifier(name, p)
+	if errors.Is(err, ErrNotClassification) {
+		return nil, fmt.Errorf("%w; TrainLoss takes only those (use GraphLoss)", err)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if o.Kind != Classification {
-		return nil, fmt.Errorf("objective %q is of kind %s, TrainLoss takes only classification objectives (use GraphLoss)", o.Name, o.Kind)
-	}
-	params, err := o.Resolve(p)
-	if err != nil {
-		return nil, err
-	}
+	o := c.Objective
 	return func(labels, predictions []*Node) *Node {
 		if len(labels) < 1 || len(predictions) < 1 {
 			panicf("losses.TrainLoss(%q): want labels[0] and predictions[0], got %d labels and %d predictions", o.Name, len(labels), len(predictions))
@@ -461,8 +458,8 @@ func TrainLoss(name string, p Params) (func(labels, predictions []*Node) *Node, 
 		if y.DType() != dtypes.Int32 {
 			y = ConvertDType(y, dtypes.Int32)
 		}
-		out := o.Fn(Batch{"logits": logits, "labels": y}, params)
-		if o.PerExample {
+		out := c.Loss(logits, y)
+		if c.PerExample() {
 			return ReduceAllMean(out)
 		}
 		return out

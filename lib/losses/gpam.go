@@ -7,12 +7,12 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
 )
 
-// GPAM (spec 19-gpam): Guo et al., "Few-shot Open Relation Extraction with Gaussian Prototype and
+// GPAM: Guo et al., "Few-shot Open Relation Extraction with Gaussian Prototype and
 // Adaptive Margin", arXiv 2410.20320.
 //
 // RECONSTRUCTION: only the paper's abstract could be read. The Gaussian-prototype metric, the adaptive
-// margin and the NOTA-aware contrastive loss below are the project's concrete reading of that abstract
-// (spec 19-gpam §2), NOT the paper's equations; names, defaults and details are our choices.
+// margin and the NOTA-aware contrastive loss below are the project's concrete reading of that abstract,
+// NOT the paper's equations; names, defaults and details are our choices.
 
 func init() {
 	Register(Objective{

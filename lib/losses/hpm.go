@@ -9,7 +9,7 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
 )
 
-// Hard Patches Mining (spec 14-hpm): Wang et al., "Hard Patches Mining for Masked Image Modeling"
+// Hard Patches Mining: Wang et al., "Hard Patches Mining for Masked Image Modeling"
 // (CVPR 2023) and its TPAMI extension "Bootstrap Masked Visual Modeling via Hard Patches Mining"
 // (arXiv 2312.13714). Implemented: the relative (ranking) loss of the patch-loss predictor, its
 // absolute ablation, and the easy-to-hard mask schedule with the teacher's EMA decay ramp. The MAE

@@ -10,8 +10,9 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
-// The Kaplan–Meier-weighted (IPCW) empirical risk for right-censored regression (spec 20-kmrisk):
-// Ausset, Clémençon & Portier, "Empirical Risk Minimization under Random Censorship", JMLR 23 (2022).
+// The Kaplan–Meier-weighted (IPCW) empirical risk for right-censored regression:
+// Ausset, Clémençon & Portier, "Empirical Risk Minimization under Random Censorship", JMLR 23 (2022),
+// arXiv:1906.01908.
 // The spec follows the standard IPCW / Kaplan–Meier / Beran definitions; the paper's exact
 // normalisation and bandwidth choice were not read (UNVERIFIED), so the code implements the spec's
 // formulas: weights δ_i / (n Ĝ(Yt_i-)), the squared error, and the tie rule below.

@@ -7,8 +7,9 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
 )
 
-// Label-distributionally-robust losses (spec 09-ldr): Zhu, Ying & Yang, "Label Distributionally Robust
-// Losses for Multi-class Classification: Consistency, Robustness and Adaptivity", ICML 2023.
+// Label-distributionally-robust losses: Zhu, Ying & Yang, "Label Distributionally Robust
+// Losses for Multi-class Classification: Consistency, Robustness and Adaptivity", ICML 2023,
+// arXiv:2112.14869.
 //
 // Four registry entries, the paper's math and the official code's normalised form named apart:
 //

@@ -7,7 +7,7 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
 )
 
-// Balanced multi-teacher adversarial distillation, B-MTARD (spec 12-mtard): Zhao, Wang & Wei, "Mitigating
+// Balanced multi-teacher adversarial distillation, B-MTARD: Zhao, Wang & Wei, "Mitigating
 // the Accuracy-Robustness Trade-off via Multi-Teacher Adversarial Distillation" (arXiv 2306.16170; TPAMI
 // 2024 as "Balanced Multi-Teacher Adversarial Distillation").
 //

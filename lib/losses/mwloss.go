@@ -8,7 +8,7 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
 )
 
-// The Mann–Whitney (MW) loss and its InfoNCE baseline (spec 15-mwloss): Sheikholeslami et al.,
+// The Mann–Whitney (MW) loss and its InfoNCE baseline: Sheikholeslami et al.,
 // "Optimizing What Matters: AUC-Driven Learning for Robust Neural Retrieval", arXiv:2510.00137.
 
 func init() {

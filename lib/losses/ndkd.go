@@ -8,7 +8,7 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
 )
 
-// ND loss / KD++ (spec 13-ndkd): Wang, Cheng, Duan, Wang, Feng & Kong, "Improving Knowledge Distillation
+// ND loss / KD++: Wang, Cheng, Duan, Wang, Feng & Kong, "Improving Knowledge Distillation
 // via Regularizing Feature Norm and Direction", arXiv 2305.17007 (ECCV 2024).
 //
 // The ND loss pulls the student's embedding s_i (its penultimate feature, projected to the teacher's

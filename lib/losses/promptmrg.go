@@ -8,8 +8,8 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
 )
 
-// PromptMRG's adaptive logit-adjusted loss (spec 03-promptmrg): Jin, Che, Lin & Chen, "PromptMRG:
-// Diagnosis-Driven Prompts for Medical Report Generation", AAAI 2024. Only the disease-classification
+// PromptMRG's adaptive logit-adjusted loss: Jin, Che, Lin & Chen, "PromptMRG:
+// Diagnosis-Driven Prompts for Medical Report Generation", AAAI 2024, arXiv:2308.12604. Only the disease-classification
 // loss is implemented; the report decoder is out of scope.
 
 // PromptMRGPos is the index of the POS state on the state axis of PromptMRG's logits [B,4,C]

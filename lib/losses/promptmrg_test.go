@@ -6,8 +6,7 @@ import (
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
-
-	"github.com/losslab/losslab/lib/backend"
+	"github.com/losslab/losslab/internal/graphtest"
 )
 
 // runGraph builds and runs a graph function (any signature graph.NewExecAny takes) on the given
@@ -15,22 +14,7 @@ import (
 // inputs do not fit an objective kind (e.g. PromptMRG's [B,S,C] logits); objectives go through Evaluate.
 func runGraph(t testing.TB, fn any, args ...any) [][]float64 {
 	t.Helper()
-	e, err := NewExecAny(backend.Must(), fn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Finalize()
-	outs, err := e.Exec(args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := make([][]float64, len(outs))
-	for i, o := range outs {
-		if res[i], err = toFloat64(o); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return res
+	return graphtest.Run(t, fn, args...)
 }
 
 // refPromptMRG is the float64 reference of one entry's logit-adjusted CE: states z, POS = 1.

@@ -103,7 +103,7 @@ type Batch map[string]*Node
 type Objective struct {
 	// Name is the lower-case registry name, e.g. "ldr-kl", "z-loss".
 	Name string
-	// Paper is the spec id, e.g. "09-ldr"; "baseline" for the plain baselines.
+	// Paper is the paper's short id, that of its notebook, e.g. "09-ldr"; "baseline" for the plain baselines.
 	Paper string
 	Kind  Kind
 	// Summary is one line for listings.

@@ -8,7 +8,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
-// SuSana Distancia (spec 26-susana): Mendez-Ruiz et al., "SuSana Distancia is all you need: Enforcing
+// SuSana Distancia: Mendez-Ruiz et al., "SuSana Distancia is all you need: Enforcing
 // class separability in metric learning via two novel distance-based loss functions for few-shot image
 // classification", arXiv 2305.09062. Implemented: the Proto-Triplet loss, the ICNN score and loss (the
 // "full" variant over support ∪ query), ProtoNet logits and class prototypes. The ICNN steps follow the

@@ -6,10 +6,10 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
 )
 
-// The Z-loss (spec 11-zloss): de Brébisson & Vincent, "The Z-loss: a shift and scale invariant
+// The Z-loss: de Brébisson & Vincent, "The Z-loss: a shift and scale invariant
 // classification loss belonging to the Spherical Family", arXiv:1604.08859 (2016).
 // Not to be confused with the output-logit z-loss regulariser of PaLM / Wortsman et al. ("logit-z-reg",
-// smallproxies.go).
+// logitzreg.go).
 
 func init() {
 	Register(Objective{

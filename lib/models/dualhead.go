@@ -9,7 +9,7 @@ import (
 )
 
 // DualHead is an MLP backbone with two classification heads on its last hidden features h, the student
-// of Dual-Head Knowledge Distillation (spec 06-dualheadkd):
+// of Dual-Head Knowledge Distillation (Yang, Zong, Huang, Feng & An, arXiv:2411.08937):
 //
 //   - the main head, a dense layer z¹ = h·W₁ + b₁ in scope "dense_L" (L = len(Hidden)), the only head
 //     used at test time;

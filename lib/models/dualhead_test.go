@@ -93,7 +93,7 @@ func TestDualHeadGradients(t *testing.T) {
 	checkModelGradients(t, auxOnly{&DualHead{Hidden: []int{6}, Classes: 3, AuxHidden: 5}}, []int{4, 7}, 1e-6)
 }
 
-// TestDualHeadIsolation is property 9 of spec 06: BinaryKL-Norm on the auxiliary head gives exactly zero
+// TestDualHeadIsolation is property 9 of Dual-Head KD (Yang et al., arXiv:2411.08937): BinaryKL-Norm on the auxiliary head gives exactly zero
 // gradient to the main head, CE on the main head exactly zero to the auxiliary head, and the backbone
 // gets a non-zero gradient from both.
 func TestDualHeadIsolation(t *testing.T) {

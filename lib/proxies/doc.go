@@ -1,5 +1,5 @@
-// Package proxies holds the measurements and the small-scale training setup of spec 28 (Wortsman et
-// al., "Small-scale proxies for large-scale Transformer training instabilities", ICLR 2024): a tiny
+// Package proxies holds the measurements and the small-scale training setup of Wortsman et
+// al., "Small-scale proxies for large-scale Transformer training instabilities", ICLR 2024, arXiv:2309.14322: a tiny
 // decoder-only Transformer language model (LM) with optional qk-layernorm, trained with AdamW (coupled
 // or independent weight decay, warm-up and cosine schedule, gradient clipping) and the output-logit
 // z-loss, while recording the two instabilities the paper studies: attention-logit growth (the max

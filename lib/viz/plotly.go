@@ -4,63 +4,27 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/janpfeifer/gonb/gonbui"
-	"github.com/losslab/losslab/lib/nb"
+	"github.com/losslab/losslab/lib/plotlyjs"
 )
 
 // PlotlyVersion is the version of the npm package plotly.js-dist-min that InstallPlotly installs.
-const PlotlyVersion = "4.1.2"
+const PlotlyVersion = plotlyjs.Version
 
 // PlotlyEnv names an environment variable that, when set, points at a plotly.min.js file to use
 // instead of the installed copy.
 const PlotlyEnv = "LOSSLAB_PLOTLY"
 
 // PlotlyDir is the folder, under nb.Home(), where the kernel installer puts plotly.js.
-func PlotlyDir() string { return filepath.Join(nb.Home(), "plotly") }
+func PlotlyDir() string { return plotlyjs.Dir() }
 
-// plotlyFileIn is where `npm install --prefix dir plotly.js-dist-min` puts plotly.min.js.
-func plotlyFileIn(dir string) string {
-	return filepath.Join(dir, "node_modules", "plotly.js-dist-min", "plotly.min.js")
-}
-
-// InstallPlotly installs plotly.js-dist-min@PlotlyVersion from the npm registry into dir with
-// `npm install --prefix dir` (the LossLab kernel installer calls it with PlotlyDir()). It needs npm
-// and network access at set-up time only; plotting never touches the network.
-func InstallPlotly(dir string) error {
-	// Idempotent: a second install with the pinned version already there does nothing.
-	if data, err := os.ReadFile(filepath.Join(dir, "node_modules", "plotly.js-dist-min", "package.json")); err == nil {
-		var pkg struct {
-			Version string `json:"version"`
-		}
-		if json.Unmarshal(data, &pkg) == nil && pkg.Version == PlotlyVersion {
-			if _, err := os.Stat(plotlyFileIn(dir)); err == nil {
-				return nil
-			}
-		}
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		return fmt.Errorf("viz: installing plotly.js needs npm (Node.js), which is not on PATH: %w", err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("viz: installing plotly.js: %w", err)
-	}
-	cmd := exec.Command(npm, "install", "--prefix", dir, "--no-audit", "--no-fund", "plotly.js-dist-min@"+PlotlyVersion)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("viz: npm install plotly.js-dist-min@%s into %s failed: %w\n%s", PlotlyVersion, dir, err, out)
-	}
-	if _, err := os.Stat(plotlyFileIn(dir)); err != nil {
-		return fmt.Errorf("viz: npm install plotly.js-dist-min@%s did not produce %s: %w", PlotlyVersion, plotlyFileIn(dir), err)
-	}
-	return nil
-}
+// InstallPlotly installs plotly.js into dir (package lib/plotlyjs, which the kernel installer uses).
+func InstallPlotly(dir string) error { return plotlyjs.Install(dir) }
 
 // PlotlyPath returns the plotly.min.js that interactive figures embed: $LOSSLAB_PLOTLY if set,
 // else the copy installed under PlotlyDir(). It returns an error saying how to get one if neither
@@ -72,7 +36,7 @@ func PlotlyPath() (string, error) {
 		}
 		return p, nil
 	}
-	p := plotlyFileIn(PlotlyDir())
+	p := plotlyjs.FileIn(PlotlyDir())
 	if _, err := os.Stat(p); err != nil {
 		return "", fmt.Errorf("plotly.js is not installed (looked for %s; run the LossLab kernel installer, or set $%s to a plotly.min.js)", p, PlotlyEnv)
 	}

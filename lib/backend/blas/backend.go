@@ -8,6 +8,7 @@ import (
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
+	"github.com/losslab/losslab/lib/backend/openblas"
 )
 
 // Name is the backend's name in $GOMLX_BACKEND.
@@ -62,7 +63,7 @@ func Status() error {
 	if internalsErr != nil {
 		return fmt.Errorf("blas backend disabled: GoMLX's pure-Go backend is not the v0.26.0 this package hooks into (%v)", internalsErr)
 	}
-	return Load()
+	return openblas.Load()
 }
 
 // Backend is GoMLX's pure-Go backend whose heavy executors run on OpenBLAS.
@@ -116,7 +117,7 @@ func New(config string) (backends.Backend, error) {
 	if !ok {
 		return nil, fmt.Errorf("blas backend: GoMLX's pure-Go backend is a %T", inner)
 	}
-	if err := SetThreads(threads); err != nil {
+	if err := openblas.SetThreads(threads); err != nil {
 		return nil, err
 	}
 	ours.Store(sb, off)
@@ -131,7 +132,7 @@ func (b *Backend) String() string { return Name }
 
 // Description implements backends.Backend.
 func (b *Backend) Description() string {
-	n := Threads()
+	n := openblas.Threads()
 	if n == 1 {
 		return "pure Go with OpenBLAS matrix products, 1 OpenBLAS thread"
 	}

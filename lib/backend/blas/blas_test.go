@@ -4,20 +4,20 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"testing"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/losslab/losslab/lib/backend/openblas"
 )
 
 // newPair returns a blas backend and GoMLX's own pure-Go backend to compare it against.
 func newPair(t *testing.T) (fast, ref backends.Backend) {
 	t.Helper()
 	if err := Status(); err != nil {
-		t.Fatalf("the blas backend is unavailable: %v (tests need OpenBLAS: %s)", err, InstallHint)
+		t.Fatalf("the blas backend is unavailable: %v (tests need OpenBLAS: %s)", err, openblas.InstallHint)
 	}
 	fast, err := New("")
 	if err != nil {
@@ -245,20 +245,6 @@ func TestNaNPropagates(t *testing.T) {
 	}
 }
 
-// TestGemmIgnoresOldOutput: with beta = 0 OpenBLAS must not read the output buffer, which comes from a pool
-// and may hold NaNs from an earlier use.
-func TestGemmIgnoresOldOutput(t *testing.T) {
-	if err := Load(); err != nil {
-		t.Fatal(err)
-	}
-	a := []float32{1, 2, 3, 4}
-	c := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.NaN()), 7}
-	lib.sgemm(cblasRowMajor, cblasNoTrans, cblasNoTrans, 2, 2, 2, 1, &a[0], 2, &a[0], 2, 0, &c[0], 2)
-	if want := []float32{7, 10, 15, 22}; fmt.Sprint(c) != fmt.Sprint(want) {
-		t.Fatalf("sgemm with beta=0 over NaN output: %v, want %v", c, want)
-	}
-}
-
 func TestPermute(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for i := 0; i < 300; i++ {
@@ -324,8 +310,8 @@ func TestConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Finalize()
-	if Threads() != 2 {
-		t.Errorf("threads=2: OpenBLAS reports %d", Threads())
+	if openblas.Threads() != 2 {
+		t.Errorf("threads=2: OpenBLAS reports %d", openblas.Threads())
 	}
 	for _, bad := range []string{"threads=0", "threads=x", "no_such_option"} {
 		if _, err := New(bad); err == nil {
@@ -345,27 +331,8 @@ func TestConfig(t *testing.T) {
 	if GemmCalls() != before {
 		t.Error("no_dot: a product still ran on OpenBLAS")
 	}
-	_ = SetThreads(0)
+	_ = openblas.SetThreads(0)
 	if _, err := backends.NewWithConfig("blas:threads=2"); err != nil {
 		t.Errorf("GOMLX_BACKEND-style config: %v", err)
-	}
-}
-
-// TestMissingLibrary: a library that is not OpenBLAS gives an error saying what to install.
-func TestMissingLibrary(t *testing.T) {
-	if os.Getenv("LOSSLAB_BLAS_CHILD") == "1" {
-		err := Load()
-		if err == nil {
-			fmt.Println("LOADED")
-			os.Exit(0)
-		}
-		fmt.Println(err)
-		os.Exit(0)
-	}
-	for _, lib := range []string{"/no/such/libopenblas.so", "libc.so.6"} {
-		out := runChild(t, lib)
-		if out == "LOADED" || !contains(out, lib) {
-			t.Errorf("$%s=%s: %q", LibraryEnv, lib, out)
-		}
 	}
 }

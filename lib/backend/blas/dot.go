@@ -7,6 +7,7 @@ import (
 
 	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/losslab/losslab/lib/backend/openblas"
 )
 
 // minDotWork is the smallest product (M·N·K per batch item) sent to OpenBLAS; smaller ones stay with the
@@ -144,26 +145,26 @@ func execDotGeneral(be *simplego.Backend, node *simplego.Node, inputs []*simpleg
 		return nil, err
 	}
 	// lhs: [M, K] (NoTrans, lda = K) or stored [K, M] (Trans, lda = M).
-	transA, lda := int32(cblasNoTrans), int32(k)
+	transA, lda := int32(openblas.NoTrans), int32(k)
 	if lhsL.trans {
-		transA, lda = cblasTrans, int32(m)
+		transA, lda = openblas.Trans, int32(m)
 	}
 	// rhs must act as [K, N]: stored [N, K] (Trans, ldb = K) or [K, N] (NoTrans, ldb = N).
-	transB, ldb := int32(cblasTrans), int32(k)
+	transB, ldb := int32(openblas.Trans), int32(k)
 	if rhsL.trans {
-		transB, ldb = cblasNoTrans, int32(n)
+		transB, ldb = openblas.NoTrans, int32(n)
 	}
 	switch c := outData.(type) {
 	case []float32:
 		a, b := lhsData.([]float32), rhsData.([]float32)
 		for i := 0; i < nb; i++ {
-			lib.sgemm(cblasRowMajor, transA, transB, int32(m), int32(n), int32(k), 1,
+			openblas.Sgemm(openblas.RowMajor, transA, transB, int32(m), int32(n), int32(k), 1,
 				&a[i*m*k], lda, &b[i*n*k], ldb, 0, &c[i*m*n], int32(n))
 		}
 	case []float64:
 		a, b := lhsData.([]float64), rhsData.([]float64)
 		for i := 0; i < nb; i++ {
-			lib.dgemm(cblasRowMajor, transA, transB, int32(m), int32(n), int32(k), 1,
+			openblas.Dgemm(openblas.RowMajor, transA, transB, int32(m), int32(n), int32(k), 1,
 				&a[i*m*k], lda, &b[i*n*k], ldb, 0, &c[i*m*n], int32(n))
 		}
 	}

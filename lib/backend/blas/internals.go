@@ -35,8 +35,6 @@ type dotLayout struct {
 	lhsContract, lhsBatch, rhsContract, rhsBatch uintptr      // []int
 }
 
-func add(p *byte, n uintptr) unsafe.Pointer { return unsafe.Add(unsafe.Pointer(p), n) }
-
 // fieldOffset finds a field by name and checks its type.
 func fieldOffset(t reflect.Type, name string, want reflect.Type) (uintptr, error) {
 	f, ok := t.FieldByName(name)

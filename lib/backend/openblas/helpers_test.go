@@ -1,4 +1,4 @@
-package blas
+package openblas
 
 import (
 	"os"

@@ -1,4 +1,4 @@
-package losses
+package normlr
 
 import (
 	"fmt"
@@ -6,133 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
-	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
-	"github.com/gomlx/gomlx/pkg/ml/context"
-	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 )
-
-// Logistic regression with large steps and Normalized LR+GD (spec 17-normlr): Tyurin, "From Logistic
-// Regression to the Perceptron Algorithm: Exploring Gradient Descent with Large Step Sizes",
-// arXiv:2412.08424. The objective is the plain logistic loss; the paper's contribution is a step rule,
-// given here both as plain Go functions (LRGDStep, NormalizedLRGDStep, BatchPerceptronStep) and as a
-// GoMLX optimizer (NormalizedGD).
-
-func init() {
-	Register(Objective{
-		Name: "logistic", Paper: "17-normlr", Kind: Binary, PerExample: true,
-		Summary: "logistic loss softplus(-y·s), y = 2t-1 (the loss of LR+GD and Normalized LR+GD)",
-		Fn:      func(b Batch, _ Params) *Node { return LogisticLoss(b["scores"], b["labels"]) },
-	})
-}
-
-// binaryMargins returns m_i = y_i·s_i with y = 2t-1 for scores s [B] and 0/1 labels t [B].
-func binaryMargins(what string, scores, labels *Node) *Node {
-	if scores.Rank() != 1 {
-		panicf("%s: scores must be [B], got shape %s", what, scores.Shape())
-	}
-	if labels.Rank() != 1 || labels.Shape().Dimensions[0] != scores.Shape().Dimensions[0] {
-		panicf("%s: labels must be [B] with B=%d, got shape %s", what, scores.Shape().Dimensions[0], labels.Shape())
-	}
-	y := AddScalar(MulScalar(ConvertDType(labels, scores.DType()), 2), -1)
-	return Mul(y, scores)
-}
-
-// LogisticLoss returns the per-example logistic loss [B] of scores s [B] and 0/1 labels t [B]:
-//
-//	m_i    = y_i·s_i,  y_i = 2t_i - 1 ∈ {-1,+1}
-//	loss_i = log(1 + exp(-m_i)) = softplus(-m_i)
-//
-// The mean over the batch is the paper's f(θ) when s_i = a_iᵀθ. The softplus is the stable
-// max(x,0) + log1p(e^-|x|), so the huge margins of large steps do not overflow in float32.
-func LogisticLoss(scores, labels *Node) *Node {
-	return Softplus(Neg(binaryMargins("LogisticLoss", scores, labels)))
-}
-
-// NormalizedLRScale returns the Normalized LR+GD factor, a detached scalar:
-//
-//	β = 1 / ( (1/B) Σ_i sigmoid(-m_i) )
-//
-// β ≥ 1, β = 2 at θ = 0, and β → B/|S| (S the misclassified points) as the step size grows.
-// Minimising stopgrad(β)·mean(LogisticLoss) with plain gradient descent at step γ is Normalized LR+GD.
-func NormalizedLRScale(scores, labels *Node) *Node {
-	m := binaryMargins("NormalizedLRScale", scores, labels)
-	return StopGradient(Inverse(ReduceAllMean(Sigmoid(Neg(m)))))
-}
-
-// normLRScaleKey is the graph parameter (root scope) holding β for NormalizedGD.
-const normLRScaleKey = "losses.normlr_beta"
-
-// SetNormalizedLRScale records β (a scalar node of graph g, see NormalizedLRScale) for the
-// NormalizedGD optimizer of the same graph and context.
-func SetNormalizedLRScale(ctx *context.Context, g *Graph, beta *Node) {
-	if !beta.Shape().IsScalar() {
-		panicf("SetNormalizedLRScale: beta must be a scalar, got shape %s", beta.Shape())
-	}
-	ctx.InAbsPath(context.RootScope).SetGraphParam(g, normLRScaleKey, StopGradient(beta))
-}
-
-// NormalizedLogisticLoss returns the mean logistic loss of scores [B] and 0/1 labels [B], and records
-// β = NormalizedLRScale(scores, labels) for the NormalizedGD optimizer (see SetNormalizedLRScale).
-// Use it as the training loss with NormalizedGD; its value is the plain logistic loss f(θ).
-func NormalizedLogisticLoss(ctx *context.Context, scores, labels *Node) *Node {
-	SetNormalizedLRScale(ctx, scores.Graph(), NormalizedLRScale(scores, labels))
-	return ReduceAllMean(LogisticLoss(scores, labels))
-}
-
-// NormalizedGD is Normalized LR+GD as a GoMLX optimizer (it implements optimizers.Interface):
-//
-//	θ ← θ - γ·β·∇loss,   β = 1 / mean_i sigmoid(-m_i)
-//
-// for every trainable variable, with no decay, momentum or state. β must be recorded in the graph
-// first, by building the loss with NormalizedLogisticLoss (or calling SetNormalizedLRScale); otherwise
-// UpdateGraph panics with an error saying so. With the loss being the mean logistic loss, the step is γ
-// times the weighted average Σ w_i y_i a_i / Σ w_i, w_i = sigmoid(-m_i), for a linear model s = Aθ.
-type NormalizedGD struct {
-	// Gamma is the step size γ (the method's only hyperparameter; the paper recommends it large).
-	Gamma float64
-}
-
-var _ optimizers.Interface = (*NormalizedGD)(nil)
-
-// UpdateGraph builds the update of the trainable variables for one step. It implements
-// optimizers.Interface.
-func (o *NormalizedGD) UpdateGraph(ctx *context.Context, g *Graph, loss *Node) {
-	if !loss.Shape().IsScalar() {
-		panicf("NormalizedGD: the loss must be a scalar, got shape %s", loss.Shape())
-	}
-	if !(o.Gamma > 0) || math.IsInf(o.Gamma, 0) {
-		panicf("NormalizedGD: Gamma=%g must be finite and > 0", o.Gamma)
-	}
-	betaAny, found := ctx.InAbsPath(context.RootScope).GetGraphParam(g, normLRScaleKey)
-	beta, ok := betaAny.(*Node)
-	if !found || !ok || beta == nil {
-		panicf("NormalizedGD: no β recorded for this graph: build the loss with losses.NormalizedLogisticLoss(ctx, scores, labels) or call losses.SetNormalizedLRScale")
-	}
-	grads := ctx.BuildTrainableVariablesGradientsGraph(loss)
-	step := MulScalar(beta, o.Gamma)
-	i := 0
-	for v := range ctx.IterVariables() {
-		if !v.Trainable || !v.InUseByGraph(g) {
-			continue
-		}
-		if i >= len(grads) {
-			panicf("NormalizedGD: more trainable variables than gradients (%d)", len(grads))
-		}
-		value := v.ValueGraph(g)
-		s := step
-		if s.DType() != value.DType() {
-			s = ConvertDType(s, value.DType())
-		}
-		v.SetValueGraph(Sub(value, Mul(s, grads[i])))
-		i++
-	}
-	optimizers.IncrementGlobalStepGraph(ctx, g, dtypes.Int64)
-}
-
-// Clear implements optimizers.Interface: NormalizedGD keeps no variables, so there is nothing to clear.
-func (o *NormalizedGD) Clear(*context.Context) error { return nil }
 
 // checkLinearData validates a plain-Go linear binary problem: θ [d], A [n][d], y [n] in {-1,+1}.
 func checkLinearData(what string, theta []float64, a [][]float64, y []float64) error {
@@ -337,7 +211,7 @@ func NormalizedLRGDStep(theta []float64, a [][]float64, y []float64, gamma float
 //	θ̂' = θ̂ + (1/|S|) Σ_{i∈S} y_i a_i      (Normalized Batch Perceptron)
 //
 // except that the first step, from θ̂ = 0, is θ̂_1 = (1/(2n)) Σ_i y_i a_i for both variants: the limit of
-// LR+GD's first step (sigmoid(0) = 1/2), which the spec's iteration counts (its worst-case table) use for
+// LR+GD's first step (sigmoid(0) = 1/2), which the worst-case iteration counts we check use for
 // the normalized variant too. (Normalized LR+GD's own first step is twice that, since β_0 = 2.)
 // When S is empty (θ̂ separates the data) θ̂ is returned unchanged.
 func BatchPerceptronStep(hat []float64, a [][]float64, y []float64, normalized bool) ([]float64, error) {

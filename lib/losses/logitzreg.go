@@ -6,8 +6,9 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
 )
 
-// The output-logit z-loss regulariser (spec 28-smallproxies): introduced with PaLM and studied by Wortsman
-// et al., "Small-scale proxies for large-scale Transformer training instabilities", ICLR 2024. It keeps
+// The output-logit z-loss regulariser: introduced with PaLM and studied by Wortsman
+// et al., "Small-scale proxies for large-scale Transformer training instabilities", ICLR 2024,
+// arXiv:2309.14322. It keeps
 // log Z = logsumexp(logits) near 0, against output-logit divergence. Not to be confused with
 // de Brébisson's Z-loss ("z-loss", zloss.go).
 //

@@ -7,8 +7,8 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
 )
 
-// Doubly robust instance-reweighted adversarial training, DONE (spec 10-drat): Sow, Lin, Wang & Liang,
-// "Doubly Robust Instance-Reweighted Adversarial Training", ICLR 2024. No official code was found; the
+// Doubly robust instance-reweighted adversarial training, DONE: Sow, Lin, Wang & Liang,
+// "Doubly Robust Instance-Reweighted Adversarial Training", ICLR 2024, arXiv:2308.00311. No official code was found; the
 // spec rebuilds the objective from the abstract, the reviews and the closed form of a KL-regularised DRO.
 //
 // The adversarial examples come from an attack (lib/attack); the objectives here take the model's

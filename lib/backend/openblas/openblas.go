@@ -1,12 +1,15 @@
-package blas
+// Package openblas opens the OpenBLAS shared library at run time (through purego, no cgo) and calls its
+// matrix products. It links no GoMLX: lib/backend/blas runs GoMLX's products on it, and the kernel
+// installer's doctor asks it whether OpenBLAS is there.
+package openblas
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/ebitengine/purego"
 )
@@ -26,11 +29,11 @@ var candidates = []string{
 	"libopenblas.dylib",
 }
 
-// CBLAS enumerations (cblas.h).
+// CBLAS enumerations (cblas.h) for Sgemm and Dgemm.
 const (
-	cblasRowMajor = 101
-	cblasNoTrans  = 111
-	cblasTrans    = 112
+	RowMajor = 101
+	NoTrans  = 111
+	Trans    = 112
 )
 
 type library struct {
@@ -125,7 +128,7 @@ func cString(p *byte) string {
 		return ""
 	}
 	var b []byte
-	for q := p; *q != 0; q = (*byte)(add(q, 1)) {
+	for q := p; *q != 0; q = (*byte)(unsafe.Add(unsafe.Pointer(q), 1)) {
 		b = append(b, *q)
 		if len(b) > 4096 {
 			break
@@ -169,6 +172,12 @@ func Threads() int {
 	return int(lib.getThr())
 }
 
-// errNotLoaded is returned by the gemm helpers when they are called without a library (a bug: executors are
-// only installed once Load succeeded).
-var errNotLoaded = errors.New("blas: OpenBLAS is not loaded")
+// Sgemm is cblas_sgemm: c = alpha·op(a)·op(b) + beta·c for float32 matrices. Load must have succeeded.
+func Sgemm(order, transA, transB, m, n, k int32, alpha float32, a *float32, lda int32, b *float32, ldb int32, beta float32, c *float32, ldc int32) {
+	lib.sgemm(order, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// Dgemm is cblas_dgemm, Sgemm for float64 matrices. Load must have succeeded.
+func Dgemm(order, transA, transB, m, n, k int32, alpha float64, a *float64, lda int32, b *float64, ldb int32, beta float64, c *float64, ldc int32) {
+	lib.dgemm(order, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}

@@ -1,4 +1,4 @@
-package losses
+package normlr
 
 import (
 	"math"
@@ -11,40 +11,11 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	"github.com/losslab/losslab/internal/graphtest"
 	"github.com/losslab/losslab/lib/backend"
 )
 
-func logisticBatch() map[string]Arr {
-	return map[string]Arr{
-		"scores": Vec(0.7, -1.3, 2.2, 0.05, -0.4, 3.1),
-		"labels": Vec(1, 0, 0, 1, 1, 0),
-	}
-}
-
-func logisticHuge() map[string]Arr {
-	return map[string]Arr{"scores": Vec(1e4, -1e4, 1e4, -1e4, 0), "labels": Vec(1, 1, 0, 0, 1)}
-}
-
-func TestLogisticReference(t *testing.T) {
-	CheckObjective(t, "logistic", logisticBatch(), nil, func(in map[string]Arr, _ Params) (float64, []float64) {
-		s, l := in["scores"], in["labels"]
-		per := make([]float64, len(s.Data))
-		for i, v := range s.Data {
-			per[i] = math.Log(1 + math.Exp(-(2*l.Data[i]-1)*v))
-		}
-		return MeanOf(per), per
-	})
-	CheckFinite(t, "logistic", logisticHuge(), nil)
-	// Huge margins give exact values: softplus(1e4) = 1e4, softplus(-1e4) = 0.
-	res := EvalArr(t, "logistic", logisticHuge(), nil, 32)
-	for i, want := range []float64{0, 1e4, 1e4, 0, math.Ln2} {
-		if math.Abs(res.PerExample[i]-want) > 1e-6*math.Max(1, want) {
-			t.Errorf("logistic huge[%d] = %g, want %g", i, res.PerExample[i], want)
-		}
-	}
-}
-
-// twoPoint is the spec's two-point example (Thm 4.1).
+// twoPoint is the two-point example of the paper's Thm 4.1.
 func twoPoint() ([][]float64, []float64) {
 	return [][]float64{{1, -1}, {-1, -4}}, []float64{1, -1}
 }
@@ -80,7 +51,7 @@ func TestLRGDTwoPoint(t *testing.T) {
 		if math.Abs(f1-r.f1) > 1e-6 {
 			t.Errorf("γ=%g: f(θ1) = %.6f, want %.6f", r.gamma, f1, r.f1)
 		}
-		// Closed form of f(θ1) from the spec.
+		// Closed form of f(θ1).
 		if cf := 0.5 * (math.Log(1+math.Exp(r.gamma/4)) + math.Log(1+math.Exp(-7*r.gamma/2))); math.Abs(f1-cf) > 1e-9*cf {
 			t.Errorf("γ=%g: f(θ1) = %g, closed form %g", r.gamma, f1, cf)
 		}
@@ -277,7 +248,7 @@ func TestNormalizedLRScale(t *testing.T) {
 		labels[i] = int32((y[i] + 1) / 2)
 	}
 	_, wantBeta, _ := NormalizedLRGDStep(th, a, y, 1)
-	out := runGraph(t, func(s, l *Node) (*Node, *Node) {
+	out := graphtest.Run(t, func(s, l *Node) (*Node, *Node) {
 		return NormalizedLRScale(s, l), NormalizedLRScale(ZerosLike(s), l)
 	}, tensors.FromFlatDataAndDimensions(scores, len(a)), tensors.FromFlatDataAndDimensions(labels, len(a)))
 	if math.Abs(out[0][0]-wantBeta) > 1e-5*wantBeta || out[1][0] != 2 {
@@ -398,6 +369,20 @@ func TestLinearPassesLarge(t *testing.T) {
 	for j := range g1 {
 		if g1[j] != g4[j] || n1[j] != n4[j] {
 			t.Fatalf("results differ between 1 and several goroutines at %d", j)
+		}
+	}
+}
+
+// checkNear fails the test if some got[i] is farther than tol from want[i].
+func checkNear(t *testing.T, what string, got, want []float64, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		if !(math.Abs(got[i]-want[i]) <= tol) {
+			t.Errorf("%s[%d] = %.15g, want %.15g (tolerance %g)", what, i, got[i], want[i], tol)
+			return
 		}
 	}
 }
