@@ -252,12 +252,15 @@ type ParamRun struct {
 	Inputs func(step int) ([]*tensors.Tensor, error)
 	// After, if set, is called after each step with its output and the run's state (read the
 	// parameters there with st.Params); an error stops the run and is returned as is. It is called
-	// before the divergence check, so it sees the step whose loss is NaN or infinite.
+	// before the divergence check, so it sees the step that diverged.
 	After func(step int, out StepOut, st *ParamState) error
+	// Diverged, if set, tells a diverged step from its output (default: the loss is NaN or infinite),
+	// e.g. to watch one term of a composite loss.
+	Diverged func(out StepOut) bool
 }
 
-// Run takes run.Steps steps from init. A NaN or infinite loss stops the run with a *DivergedError
-// naming the step; the state so far is returned with any error.
+// Run takes run.Steps steps from init. A diverged step (see ParamRun.Diverged) stops the run with a
+// *DivergedError naming the step and its loss; the state so far is returned with any error.
 func (s *ParamStep) Run(init ParamList, run ParamRun) (*ParamState, error) {
 	if run.Steps < 0 || run.Hyper == nil || run.Inputs == nil {
 		return nil, fmt.Errorf("train: a ParamRun needs Steps ≥ 0 (got %d), Hyper and Inputs", run.Steps)
@@ -280,7 +283,11 @@ func (s *ParamStep) Run(init ParamList, run ParamRun) (*ParamState, error) {
 				return st, err
 			}
 		}
-		if math.IsNaN(out.Loss) || math.IsInf(out.Loss, 0) {
+		diverged := math.IsNaN(out.Loss) || math.IsInf(out.Loss, 0)
+		if run.Diverged != nil {
+			diverged = run.Diverged(out)
+		}
+		if diverged {
 			return st, &DivergedError{Step: step, Loss: out.Loss}
 		}
 	}

@@ -190,6 +190,11 @@ func TestParamStepErrors(t *testing.T) {
 	if !errors.As(err, &div) || div.Step < 2 || div.Step >= 50 {
 		t.Fatalf("diverging run: error %v, want a DivergedError at a step in [2, 50)", err)
 	}
+	_, err = s.Run(lsqInit(), ParamRun{Steps: 5, Hyper: func(int) Hyper { return Hyper{LR: 0.01} }, Inputs: inputs,
+		Diverged: func(out StepOut) bool { return out.Report[0] > -1e9 }})
+	if !errors.As(err, &div) || div.Step != 1 {
+		t.Errorf("a Diverged test that always holds: error %v, want a DivergedError at step 1", err)
+	}
 	stop := errors.New("stop here")
 	seen := 0
 	_, err = s.Run(lsqInit(), ParamRun{Steps: 5, Hyper: func(int) Hyper { return Hyper{LR: 0.01} }, Inputs: inputs,
