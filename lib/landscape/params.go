@@ -12,8 +12,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/context/checkpoints"
-	"github.com/gomlx/gomlx/pkg/ml/train/metrics"
-	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 
 	"github.com/losslab/losslab/lib/train"
 )
@@ -144,18 +142,9 @@ func DefaultFilter(v *context.Variable) bool {
 	return v.Trainable && isModelFloat(v)
 }
 
-// isModelFloat tells a model's float variables from the optimizer's, metrics' and RNG's.
-func isModelFloat(v *context.Variable) bool {
-	if !v.DType().IsFloat() || v.Name() == "global_step" || v.Name() == context.RNGStateVariableName {
-		return false
-	}
-	first := strings.SplitN(strings.TrimPrefix(v.Scope(), "/"), "/", 2)[0]
-	switch first {
-	case optimizers.Scope, optimizers.AdamDefaultScope, train.MomentumScope, metrics.Scope, "trainer":
-		return false
-	}
-	return true
-}
+// isModelFloat tells a model's float variables from the optimizer's, metrics' and RNG's (lib/train's
+// rule, which also decides what train.Config.Init copies).
+func isModelFloat(v *context.Variable) bool { return v.DType().IsFloat() && train.IsModelVariable(v) }
 
 // stateFilter selects the non-trainable model float variables kept as a ParamSet's State.
 func stateFilter(v *context.Variable) bool { return !v.Trainable && isModelFloat(v) }

@@ -499,7 +499,7 @@ func (o *order) next() []int {
 func copyModelVariables(src, dst *context.Context) error {
 	n := 0
 	for v := range src.IterVariables() {
-		if !isModelVariable(v) || !v.HasValue() {
+		if !IsModelVariable(v) || !v.HasValue() {
 			continue
 		}
 		t, err := v.Value()
@@ -519,8 +519,11 @@ func copyModelVariables(src, dst *context.Context) error {
 	return nil
 }
 
-// isModelVariable tells model variables from the optimizer's, the metrics' and the RNG's.
-func isModelVariable(v *context.Variable) bool {
+// IsModelVariable tells a model's variables from the training machinery's: the optimizers' state
+// (scopes "/optimizers", "/AdamOptimizer" and lib/train's momentum scope), the metrics' ("/metrics"),
+// the trainer's ("/trainer"), the global step and the RNG state. A model's non-trainable variables
+// (BatchNorm's moving statistics) are model variables.
+func IsModelVariable(v *context.Variable) bool {
 	if v.Name() == context.RNGStateVariableName || v.Name() == optimizers.GlobalStepVariableName {
 		return false
 	}
