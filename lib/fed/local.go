@@ -104,9 +104,9 @@ func LocalTrain(f *train.FlatModel, start []float32, set *data.Set, l Local, lr 
 		return LocalResult{}, fmt.Errorf("fed.LocalTrain: client set %q has %d examples, fewer than the batch size %d (give every client ≥ B examples, e.g. DirichletConfig.MinSize)", set.Name, n, B)
 	}
 	w := append([]float32{}, start...)
-	var m1, m2 []float64
-	if l.Optimizer == "adam" {
-		m1, m2 = make([]float64, P), make([]float64, P)
+	opt, err := train.NewHostOptimizer(l.Optimizer, P)
+	if err != nil {
+		return LocalResult{}, fmt.Errorf("fed.LocalTrain: %w", err)
 	}
 	x := make([]float32, B*d)
 	y := make([]int32, B)
@@ -135,19 +135,8 @@ func LocalTrain(f *train.FlatModel, start []float32, set *data.Set, l Local, lr 
 				}
 				g[i] = gi
 			}
-			switch l.Optimizer {
-			case "sgd":
-				for i, gi := range g {
-					w[i] = float32(float64(w[i]) - lr*gi)
-				}
-			case "adam":
-				t := float64(res.Steps)
-				c1, c2 := 1-math.Pow(0.9, t), 1-math.Pow(0.999, t)
-				for i, gi := range g {
-					m1[i] = 0.9*m1[i] + 0.1*gi
-					m2[i] = 0.999*m2[i] + 0.001*gi*gi
-					w[i] = float32(float64(w[i]) - lr*(m1[i]/c1)/(math.Sqrt(m2[i]/c2)+1e-8))
-				}
+			if err := opt.Step(w, g, lr); err != nil {
+				return res, fmt.Errorf("fed.LocalTrain: step %d: %w", res.Steps, err)
 			}
 		}
 	}
