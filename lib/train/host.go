@@ -50,9 +50,18 @@ func (o *HostOptimizer) Step(w []float32, g []float64, lr float64) error {
 	return o.StepSegments(w, g, []Segment{{End: o.n, LR: lr}})
 }
 
+// Step64 is Step on float64 parameters.
+func (o *HostOptimizer) Step64(w []float64, g []float64, lr float64) error {
+	return hostStep(o, w, g, []Segment{{End: o.n, LR: lr}})
+}
+
 // StepSegments takes one step on w with gradient g, each segment of w (in order, the last ending at
 // len(w)) with its own learning rate.
 func (o *HostOptimizer) StepSegments(w []float32, g []float64, segs []Segment) error {
+	return hostStep(o, w, g, segs)
+}
+
+func hostStep[T float32 | float64](o *HostOptimizer, w []T, g []float64, segs []Segment) error {
 	if len(w) != o.n || len(g) != o.n {
 		return fmt.Errorf("train.HostOptimizer: %d parameters and %d gradients for an optimizer of %d", len(w), len(g), o.n)
 	}
@@ -72,7 +81,7 @@ func (o *HostOptimizer) StepSegments(w []float32, g []float64, segs []Segment) e
 	case "sgd":
 		for _, s := range segs {
 			for i := lo; i < s.End; i++ {
-				w[i] = float32(float64(w[i]) - s.LR*g[i])
+				w[i] = T(float64(w[i]) - s.LR*g[i])
 			}
 			lo = s.End
 		}
@@ -83,7 +92,7 @@ func (o *HostOptimizer) StepSegments(w []float32, g []float64, segs []Segment) e
 				// 0.1 and 0.001 are 1 − β written out (1 − 0.9 is not 0.1 in float64).
 				o.m1[i] = 0.9*o.m1[i] + 0.1*g[i]
 				o.m2[i] = 0.999*o.m2[i] + 0.001*g[i]*g[i]
-				w[i] = float32(float64(w[i]) - s.LR*(o.m1[i]/c1)/(math.Sqrt(o.m2[i]/c2)+1e-8))
+				w[i] = T(float64(w[i]) - s.LR*(o.m1[i]/c1)/(math.Sqrt(o.m2[i]/c2)+1e-8))
 			}
 			lo = s.End
 		}

@@ -50,6 +50,20 @@ func TestHostOptimizer(t *testing.T) {
 		}
 	}
 
+	// The same on float64 parameters, to float64 precision.
+	adam64, _ := NewHostOptimizer("adam", 3)
+	w64 := []float64{0, 0, 0}
+	for range 10 {
+		if err := adam64.Step64(w64, g, 0.01); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, gi := range g {
+		if want := -10 * 0.01 * gi / (math.Abs(gi) + 1e-8); math.Abs(w64[i]-want) > 1e-14 {
+			t.Errorf("Adam on float64 w[%d] = %v, want %v", i, w64[i], want)
+		}
+	}
+
 	if _, err := NewHostOptimizer("lion", 3); err == nil {
 		t.Error("unknown optimizer accepted")
 	}
