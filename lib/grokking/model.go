@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/losslab/losslab/lib/train"
 
@@ -164,20 +163,15 @@ func (m *Model) Config() Config { return m.cfg }
 // N(0, 1/fan_in) (an expert's fan-in for w_out: ExpertHidden), biases 0.
 func (m *Model) Init(seed uint64) Params {
 	r := rand.New(rand.NewPCG(seed, 0x6a09e667f3bcc908))
-	out := make(Params, len(m.specs))
-	for i, s := range m.specs {
-		n := 1
-		for _, d := range s.Shape {
-			n *= d
-		}
-		p := Param{Name: s.Name, Shape: slices.Clone(s.Shape), Data: make([]float32, n)}
+	out := Params(m.specs).Zeros()
+	for _, p := range out {
 		std := 0.0
 		switch {
-		case s.Name == "embed":
+		case p.Name == "embed":
 			std = 1 / math.Sqrt(float64(m.cfg.EmbedDim))
-		case len(s.Shape) == 2 && !hasSuffix(s.Name, "b_out"):
-			fanIn := s.Shape[0]
-			if hasSuffix(s.Name, "w_out") {
+		case len(p.Shape) == 2 && !hasSuffix(p.Name, "b_out"):
+			fanIn := p.Shape[0]
+			if hasSuffix(p.Name, "w_out") {
 				fanIn = m.cfg.ExpertHidden
 			}
 			std = 1 / math.Sqrt(float64(fanIn))
@@ -185,7 +179,6 @@ func (m *Model) Init(seed uint64) Params {
 		for j := range p.Data {
 			p.Data[j] = float32(std * r.NormFloat64())
 		}
-		out[i] = p
 	}
 	return out
 }
@@ -194,17 +187,8 @@ func hasSuffix(s, suf string) bool { return len(s) >= len(suf) && s[len(s)-len(s
 
 // Check validates a parameter set against the model.
 func (m *Model) Check(ps Params) error {
-	if len(ps) != len(m.specs) {
-		return fmt.Errorf("grokking: %d parameters for model %s, want %d", len(ps), m.cfg.Name(), len(m.specs))
-	}
-	for i, s := range m.specs {
-		n := 1
-		for _, d := range s.Shape {
-			n *= d
-		}
-		if ps[i].Name != s.Name || !slices.Equal(ps[i].Shape, s.Shape) || len(ps[i].Data) != n {
-			return fmt.Errorf("grokking: parameter %d is %s %v (%d values), want %s %v", i, ps[i].Name, ps[i].Shape, len(ps[i].Data), s.Name, s.Shape)
-		}
+	if err := ps.CheckLayout(m.specs); err != nil {
+		return fmt.Errorf("grokking: model %s: %w", m.cfg.Name(), err)
 	}
 	return nil
 }
@@ -459,8 +443,8 @@ func (m *Model) evaluate(ps Params, s *data.Set) (loss, acc float64, gates [][]f
 		return 0, 0, nil, err
 	}
 	args := make([]any, 0, len(ps)+2)
-	for _, p := range ps {
-		args = append(args, tensors.FromFlatDataAndDimensions(p.Data, p.Shape...))
+	for _, t := range ps.Tensors() {
+		args = append(args, t)
 	}
 	args = append(args, xT, yT)
 	out, err := m.eval.Exec(args...)

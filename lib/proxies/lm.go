@@ -142,30 +142,24 @@ func (m *LM) Config() LMConfig { return m.cfg }
 // truncated at 2σ with σ = 1/√fan_in.
 func (m *LM) Init(seed uint64) Params {
 	r := rand.New(rand.NewPCG(seed, 0xbb67ae8584caa73b))
-	out := make(Params, len(m.specs))
-	for i, s := range m.specs {
-		n := 1
-		for _, d := range s.Shape {
-			n *= d
-		}
-		p := Param{Name: s.Name, Shape: slices.Clone(s.Shape), Data: make([]float32, n)}
+	out := Params(m.specs).Zeros()
+	for _, p := range out {
 		for j := range p.Data {
 			switch {
-			case len(s.Shape) == 1:
+			case len(p.Shape) == 1:
 				p.Data[j] = 1
-			case s.Name == "embed":
+			case p.Name == "embed":
 				p.Data[j] = float32(r.NormFloat64())
-			case s.Name == "position":
+			case p.Name == "position":
 				p.Data[j] = float32(0.1 * r.NormFloat64())
 			default:
 				z := r.NormFloat64()
 				for math.Abs(z) > 2 {
 					z = r.NormFloat64()
 				}
-				p.Data[j] = float32(z / math.Sqrt(float64(s.Shape[0])))
+				p.Data[j] = float32(z / math.Sqrt(float64(p.Shape[0])))
 			}
 		}
-		out[i] = p
 	}
 	return out
 }
@@ -412,21 +406,16 @@ func (m *LM) Evaluate(ps Params, corpus *Corpus, n int) (ce, logZ float64, err e
 			err = fmt.Errorf("proxies: %s", backend.FirstLine(backend.Recovered(r)))
 		}
 	}()
-	if len(ps) != len(m.specs) {
-		return 0, 0, fmt.Errorf("proxies: %d parameters for model %s, want %d", len(ps), m.cfg.Name(), len(m.specs))
-	}
-	for i, s := range m.specs {
-		if ps[i].Name != s.Name || !slices.Equal(ps[i].Shape, s.Shape) {
-			return 0, 0, fmt.Errorf("proxies: parameter %d is %s %v, want %s %v", i, ps[i].Name, ps[i].Shape, s.Name, s.Shape)
-		}
+	if err := ps.CheckLayout(m.specs); err != nil {
+		return 0, 0, fmt.Errorf("proxies: model %s: %w", m.cfg.Name(), err)
 	}
 	if n < 1 || corpus == nil || len(corpus.Eval) <= m.cfg.Seq+1 {
 		return 0, 0, errors.New("proxies: no held-out windows to evaluate on")
 	}
 	x, y := windows(rand.New(rand.NewPCG(7, 7)), corpus.Eval, n, m.cfg.Seq)
 	args := make([]any, 0, len(ps)+2)
-	for _, p := range ps {
-		args = append(args, tensors.FromFlatDataAndDimensions(p.Data, p.Shape...))
+	for _, t := range ps.Tensors() {
+		args = append(args, t)
 	}
 	args = append(args, tensors.FromFlatDataAndDimensions(x, n, m.cfg.Seq), tensors.FromFlatDataAndDimensions(y, n, m.cfg.Seq))
 	out, err := m.eval.Exec(args...)

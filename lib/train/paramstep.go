@@ -173,17 +173,13 @@ type ParamState struct {
 // Start begins a run from init (copied; names and shapes must be those of the step) with zero
 // optimizer state.
 func (s *ParamStep) Start(init ParamList) (*ParamState, error) {
-	if len(init) != len(s.specs) {
-		return nil, fmt.Errorf("train: %d parameters for a step over %d", len(init), len(s.specs))
+	if err := init.CheckLayout(s.specs); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
 	}
 	k := len(s.specs)
 	st := &ParamState{s: s, state: make([]*tensors.Tensor, (1+s.slots)*k)}
+	copy(st.state, init.Tensors())
 	for i, p := range init {
-		sp := s.specs[i]
-		if p.Name != sp.Name || !slices.Equal(p.Shape, sp.Shape) || len(p.Data) != shapes.Make(dtypes.Float32, sp.Shape...).Size() {
-			return nil, fmt.Errorf("train: parameter %d is %s %v (%d values), want %s %v", i, p.Name, p.Shape, len(p.Data), sp.Name, sp.Shape)
-		}
-		st.state[i] = tensors.FromFlatDataAndDimensions(slices.Clone(p.Data), p.Shape...)
 		for j := 1; j <= s.slots; j++ {
 			st.state[j*k+i] = tensors.FromShape(shapes.Make(dtypes.Float32, p.Shape...))
 		}
