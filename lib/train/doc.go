@@ -14,8 +14,8 @@
 //     steps) with any loss graph and per-step inputs, AdamW or SGD with hyperparameters fed as inputs
 //     so one program serves every schedule and run, and a run loop with a hook between steps
 //     (lib/grokking, lib/proxies).
-//   - HostOptimizer: SGD or Adam on a flat parameter vector on the host, for methods that change the
-//     gradient between FlatModel.Grad and the update (lib/fed, lib/nap, landscape.TrainCurve).
+//   - HostOptimizer: SGD or Adam on a flat parameter vector on the host, for methods that work on the
+//     gradient before the update (lib/fed, lib/nap, landscape.TrainCurve and STEMatcher).
 //
 // IsModelVariable tells a model's variables from the training machinery's; Params, Flat and their
 // setters move a model's parameters between a context and the host.
