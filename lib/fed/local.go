@@ -3,7 +3,6 @@ package fed
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 
 	"github.com/losslab/losslab/lib/data"
 	"github.com/losslab/losslab/lib/train"
@@ -58,9 +57,7 @@ func (l Local) check() error {
 // EpochOrder is the order in which a client visits its n examples in local epoch e, given the
 // client's order seed (see OrderSeed): the permutation lib/train.Run uses for epoch e with
 // DataSeed = seed, so a one-client federation can be checked against centralised training.
-func EpochOrder(n int, seed uint64, e int) []int {
-	return rand.New(rand.NewPCG(seed, uint64(e))).Perm(n)
-}
+func EpochOrder(n int, seed uint64, e int) []int { return train.EpochOrder(n, seed, e) }
 
 // OrderSeed is the data-order seed of client k in round r (1-based) of a run with seed s. It does not
 // depend on the method.

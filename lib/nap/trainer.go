@@ -3,7 +3,6 @@ package nap
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"slices"
 
 	"github.com/losslab/losslab/lib/data"
@@ -116,8 +115,8 @@ func (t *Trainer) StepLR(x []float32, y []int32, lrs []float64) (float64, error)
 	return loss, nil
 }
 
-// Batches deals out minibatches of size b from a set: each epoch a fresh seeded permutation, the last
-// partial batch dropped.
+// Batches deals out minibatches of size b from a set: each epoch a fresh seeded permutation
+// (train.EpochOrder, Run's order), the last partial batch dropped.
 type Batches struct {
 	set        *data.Set
 	b          int
@@ -157,7 +156,7 @@ func (bs *Batches) SetLabels(y []int32) {
 func (bs *Batches) Next() ([]float32, []int32) {
 	n, d := bs.set.Len(), bs.set.Dim()
 	if bs.pos+bs.b > n {
-		bs.perm = rand.New(rand.NewPCG(bs.seed, uint64(bs.epoch))).Perm(n)
+		bs.perm = train.EpochOrder(n, bs.seed, bs.epoch)
 		bs.epoch++
 		bs.pos = 0
 	}
