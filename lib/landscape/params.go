@@ -3,8 +3,6 @@ package landscape
 import (
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -207,12 +205,8 @@ func FromCheckpoint(dir string, filter ParamFilter) (ps *ParamSet, err error) {
 		}
 	}()
 	var ctx *context.Context
-	if _, serr := os.Stat(filepath.Join(dir, train.MetaFile)); serr != nil {
-		if list, lerr := train.ListCheckpoints(dir); lerr == nil && len(list) > 0 {
-			dir = list[len(list)-1].Path
-		}
-	}
-	if _, serr := os.Stat(filepath.Join(dir, train.MetaFile)); serr == nil {
+	if path, ok := train.CheckpointPath(dir); ok {
+		dir = path
 		if ctx, err = train.LoadCheckpoint(dir); err != nil {
 			return nil, fmt.Errorf("landscape.FromCheckpoint(%q): %w", dir, err)
 		}
