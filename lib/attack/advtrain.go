@@ -163,10 +163,6 @@ func Train(cfg TrainConfig) (res *TrainResult, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("attack.Train: %w", err)
 	}
-	bk, err := backend.Get()
-	if err != nil {
-		return nil, err
-	}
 	ctx := context.New()
 	if err := ctx.SetRNGStateFromSeed(int64(cfg.Seed)); err != nil {
 		return nil, fmt.Errorf("attack.Train: %w", err)
@@ -210,42 +206,20 @@ func Train(cfg TrainConfig) (res *TrainResult, err error) {
 			return ReduceAllMean(losses.CrossEntropy(in.Adv, in.Labels)), nil
 		}
 	}
-	nAux := -1
-	stepExec, err := context.NewExec(bk, ctx, func(ctx *context.Context, in []*Node) []*Node {
-		g := in[0].Graph()
-		ctx.SetTraining(g, true)
+	trainStep, err := train.NewContextStep(ctx, optimizer, func(ctx *context.Context, in []*Node) (*Node, []*Node) {
 		li := LossInputs{Labels: in[1], Extra: in[2:]}
 		li.Adv, _ = cfg.Model.Forward(ctx, in[0])
 		if cfg.Clean {
 			li.Clean, _ = cfg.Model.Forward(ctx, in[2])
 			li.Extra = in[3:]
 		}
-		loss, aux := lossFn(li)
-		if loss == nil {
-			panic(errors.New("the loss function returned a nil loss"))
-		}
-		if !loss.DType().IsFloat() {
-			panic(fmt.Errorf("the loss has dtype %s; want a float", loss.DType()))
-		}
-		if loss.Rank() > 0 {
-			loss = ReduceAllMean(loss)
-		}
-		optimizer.UpdateGraph(ctx, g, loss)
-		nAux = len(aux)
-		out := []*Node{ConvertDType(loss, dtypes.Float64)}
-		for i, a := range aux {
-			if a == nil {
-				panic(fmt.Errorf("auxiliary output %d is nil", i))
-			}
-			out = append(out, ConvertDType(a, dtypes.Float64))
-		}
-		return out
+		return lossFn(li)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("attack.Train: %w", err)
 	}
-	stepExec = stepExec.WithName("advtrain." + cfg.Model.Name())
-	defer stepExec.Finalize()
+	trainStep = trainStep.WithName("advtrain." + cfg.Model.Name())
+	defer trainStep.Finalize()
 
 	dataSeed := cfg.DataSeed
 	if dataSeed == 0 {
@@ -290,20 +264,16 @@ func Train(cfg TrainConfig) (res *TrainResult, err error) {
 			}
 			inputs = append(inputs, extra...)
 		}
-		out, err := execRecovered(stepExec, inputs)
+		loss, aux, err := trainStep.Step(inputs...)
+		for _, in := range inputs {
+			if t, ok := in.(*tensors.Tensor); ok {
+				t.MustFinalizeAll()
+			}
+		}
 		if err != nil {
 			return res, fmt.Errorf("attack.Train: step %d: %w", step, err)
 		}
-		rec := TrainRecord{Step: step, Loss: tensors.ToScalar[float64](out[0])}
-		for _, t := range out[1:] {
-			rec.Aux = append(rec.Aux, tensors.MustCopyFlatData[float64](t))
-		}
-		for _, t := range out {
-			t.MustFinalizeAll()
-		}
-		if len(rec.Aux) != nAux {
-			return res, fmt.Errorf("attack.Train: step %d: got %d auxiliary outputs, want %d", step, len(rec.Aux), nAux)
-		}
+		rec := TrainRecord{Step: step, Loss: loss, Aux: aux}
 		var nc, nr int
 		for i := range y {
 			if ar.CleanCorrect[i] {

@@ -3,7 +3,6 @@ package fed
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 
 	"github.com/losslab/losslab/lib/data"
 	"github.com/losslab/losslab/lib/train"
@@ -58,9 +57,7 @@ func (l Local) check() error {
 // EpochOrder is the order in which a client visits its n examples in local epoch e, given the
 // client's order seed (see OrderSeed): the permutation lib/train.Run uses for epoch e with
 // DataSeed = seed, so a one-client federation can be checked against centralised training.
-func EpochOrder(n int, seed uint64, e int) []int {
-	return rand.New(rand.NewPCG(seed, uint64(e))).Perm(n)
-}
+func EpochOrder(n int, seed uint64, e int) []int { return train.EpochOrder(n, seed, e) }
 
 // OrderSeed is the data-order seed of client k in round r (1-based) of a run with seed s. It does not
 // depend on the method.
@@ -104,9 +101,9 @@ func LocalTrain(f *train.FlatModel, start []float32, set *data.Set, l Local, lr 
 		return LocalResult{}, fmt.Errorf("fed.LocalTrain: client set %q has %d examples, fewer than the batch size %d (give every client ≥ B examples, e.g. DirichletConfig.MinSize)", set.Name, n, B)
 	}
 	w := append([]float32{}, start...)
-	var m1, m2 []float64
-	if l.Optimizer == "adam" {
-		m1, m2 = make([]float64, P), make([]float64, P)
+	opt, err := train.NewHostOptimizer(l.Optimizer, P)
+	if err != nil {
+		return LocalResult{}, fmt.Errorf("fed.LocalTrain: %w", err)
 	}
 	x := make([]float32, B*d)
 	y := make([]int32, B)
@@ -135,19 +132,8 @@ func LocalTrain(f *train.FlatModel, start []float32, set *data.Set, l Local, lr 
 				}
 				g[i] = gi
 			}
-			switch l.Optimizer {
-			case "sgd":
-				for i, gi := range g {
-					w[i] = float32(float64(w[i]) - lr*gi)
-				}
-			case "adam":
-				t := float64(res.Steps)
-				c1, c2 := 1-math.Pow(0.9, t), 1-math.Pow(0.999, t)
-				for i, gi := range g {
-					m1[i] = 0.9*m1[i] + 0.1*gi
-					m2[i] = 0.999*m2[i] + 0.001*gi*gi
-					w[i] = float32(float64(w[i]) - lr*(m1[i]/c1)/(math.Sqrt(m2[i]/c2)+1e-8))
-				}
+			if err := opt.Step(w, g, lr); err != nil {
+				return res, fmt.Errorf("fed.LocalTrain: step %d: %w", res.Steps, err)
 			}
 		}
 	}

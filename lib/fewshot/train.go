@@ -21,13 +21,13 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
-	gomlxtrain "github.com/gomlx/gomlx/pkg/ml/train"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 
 	"github.com/losslab/losslab/lib/backend"
 	"github.com/losslab/losslab/lib/data"
 	"github.com/losslab/losslab/lib/models"
 	"github.com/losslab/losslab/lib/nb"
+	"github.com/losslab/losslab/lib/train"
 )
 
 // EmbedFn maps a batch of inputs [B, ...] to embeddings [B, D], reading its parameters from ctx.
@@ -139,16 +139,18 @@ func Train(cfg Config) (*Result, error) {
 	ctx = ctx.Checked(false)
 	way := cfg.Episodes.Way
 	nS := way * cfg.Episodes.Shot
-	modelFn := func(ctx *context.Context, _ any, in []*Node) []*Node {
+	trainStep, err := train.NewContextStep(ctx, optimizers.Adam().LearningRate(lr).Done(), func(ctx *context.Context, in []*Node) (*Node, []*Node) {
 		emb := cfg.Embed(ctx, in[0])
 		if emb.Rank() != 2 {
 			panic(fmt.Errorf("fewshot: the embedding must be [B,D], got %s", emb.Shape()))
 		}
 		e := episodeNodes(emb, in[1], in[2], way, nS)
-		return []*Node{cfg.Loss(ctx.In(LossScope), e)}
+		return ReduceAllMean(cfg.Loss(ctx.In(LossScope), e)), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fewshot.Train: %w", err)
 	}
-	lossFn := func(_, pred []*Node) *Node { return ReduceAllMean(pred[0]) }
-	trainer := gomlxtrain.NewTrainer(bk, ctx, modelFn, lossFn, optimizers.Adam().LearningRate(lr).Done(), nil, nil)
+	defer trainStep.Finalize()
 
 	res := &Result{Context: ctx, Embed: cfg.Embed}
 	eval := func(step int) error {
@@ -181,7 +183,7 @@ func Train(cfg Config) (*Result, error) {
 		xT := tensors.FromFlatDataAndDimensions(x, append([]int{len(rows)}, cfg.Set.Shape...)...)
 		sT := tensors.FromFlatDataAndDimensions(ep.SupportY, len(ep.SupportY))
 		qT := tensors.FromFlatDataAndDimensions(ep.QueryY, len(ep.QueryY))
-		out, err := trainer.TrainStep(nil, []*tensors.Tensor{xT, sT, qT}, []*tensors.Tensor{qT})
+		loss, _, err := trainStep.Step(xT, sT, qT)
 		xT.MustFinalizeAll()
 		sT.MustFinalizeAll()
 		qT.MustFinalizeAll()
@@ -189,12 +191,8 @@ func Train(cfg Config) (*Result, error) {
 			res.Elapsed = time.Since(start)
 			return res, fmt.Errorf("fewshot.Train: step %d: %w", step, err)
 		}
-		loss := tensors.ToScalar[float32](out[0])
-		for _, t := range out {
-			t.MustFinalizeAll()
-		}
-		res.Losses = append(res.Losses, float64(loss))
-		if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
+		res.Losses = append(res.Losses, loss)
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			res.Elapsed = time.Since(start)
 			return res, fmt.Errorf("fewshot.Train: loss is %v at step %d; training stopped", loss, step)
 		}

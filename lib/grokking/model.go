@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/losslab/losslab/lib/train"
 
@@ -110,7 +109,7 @@ func Lerp(a, b Params, t float64) (Params, error) { return train.LerpParams(a, b
 type Model struct {
 	cfg   Config
 	specs []Param // names and shapes (no data)
-	train *Exec
+	step  *train.ParamStep
 	eval  *Exec
 }
 
@@ -148,7 +147,7 @@ func New(cfg Config) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.train, err = NewExec(bk, m.trainGraph); err != nil {
+	if m.step, err = train.NewParamStep(m.specs, train.Rule{Kind: "adamw"}, m.lossGraph); err != nil {
 		return nil, err
 	}
 	if m.eval, err = NewExec(bk, m.evalGraph); err != nil {
@@ -164,20 +163,15 @@ func (m *Model) Config() Config { return m.cfg }
 // N(0, 1/fan_in) (an expert's fan-in for w_out: ExpertHidden), biases 0.
 func (m *Model) Init(seed uint64) Params {
 	r := rand.New(rand.NewPCG(seed, 0x6a09e667f3bcc908))
-	out := make(Params, len(m.specs))
-	for i, s := range m.specs {
-		n := 1
-		for _, d := range s.Shape {
-			n *= d
-		}
-		p := Param{Name: s.Name, Shape: slices.Clone(s.Shape), Data: make([]float32, n)}
+	out := Params(m.specs).Zeros()
+	for _, p := range out {
 		std := 0.0
 		switch {
-		case s.Name == "embed":
+		case p.Name == "embed":
 			std = 1 / math.Sqrt(float64(m.cfg.EmbedDim))
-		case len(s.Shape) == 2 && !hasSuffix(s.Name, "b_out"):
-			fanIn := s.Shape[0]
-			if hasSuffix(s.Name, "w_out") {
+		case len(p.Shape) == 2 && !hasSuffix(p.Name, "b_out"):
+			fanIn := p.Shape[0]
+			if hasSuffix(p.Name, "w_out") {
 				fanIn = m.cfg.ExpertHidden
 			}
 			std = 1 / math.Sqrt(float64(fanIn))
@@ -185,7 +179,6 @@ func (m *Model) Init(seed uint64) Params {
 		for j := range p.Data {
 			p.Data[j] = float32(std * r.NormFloat64())
 		}
-		out[i] = p
 	}
 	return out
 }
@@ -194,17 +187,8 @@ func hasSuffix(s, suf string) bool { return len(s) >= len(suf) && s[len(s)-len(s
 
 // Check validates a parameter set against the model.
 func (m *Model) Check(ps Params) error {
-	if len(ps) != len(m.specs) {
-		return fmt.Errorf("grokking: %d parameters for model %s, want %d", len(ps), m.cfg.Name(), len(m.specs))
-	}
-	for i, s := range m.specs {
-		n := 1
-		for _, d := range s.Shape {
-			n *= d
-		}
-		if ps[i].Name != s.Name || !slices.Equal(ps[i].Shape, s.Shape) || len(ps[i].Data) != n {
-			return fmt.Errorf("grokking: parameter %d is %s %v (%d values), want %s %v", i, ps[i].Name, ps[i].Shape, len(ps[i].Data), s.Name, s.Shape)
-		}
+	if err := ps.CheckLayout(m.specs); err != nil {
+		return fmt.Errorf("grokking: model %s: %w", m.cfg.Name(), err)
 	}
 	return nil
 }
@@ -284,33 +268,12 @@ func crossEntropy(logits, y *Node) (loss, acc *Node) {
 	return loss, acc
 }
 
-// trainGraph is one full-batch AdamW step. Inputs: params (n), first moments (n), second moments (n),
-// then scalars t (1-based step), lr, weight decay, β₁, β₂, ε, then x [N,2P] and y [N] int32. Outputs:
-// new params, moments, then the CE loss and accuracy before the step.
-func (m *Model) trainGraph(in []*Node) []*Node {
-	k := len(m.specs)
-	params, mom1, mom2 := in[:k], in[k:2*k], in[2*k:3*k]
-	t, lr, wd, b1, b2, eps := in[3*k], in[3*k+1], in[3*k+2], in[3*k+3], in[3*k+4], in[3*k+5]
-	x, y := in[3*k+6], in[3*k+7]
-	logits, _, balance := m.forward(params, x)
-	ce, acc := crossEntropy(logits, y)
-	grads := Gradient(Add(ce, balance), params...)
-	one := OnesLike(t)
-	c1 := Sub(one, Pow(b1, t)) // bias corrections 1 − β^t
-	c2 := Sub(one, Pow(b2, t))
-	out := make([]*Node, 0, 3*k+2)
-	newM, newV := make([]*Node, k), make([]*Node, k)
-	for i, p := range params {
-		gr := grads[i]
-		newM[i] = Add(Mul(b1, mom1[i]), Mul(Sub(one, b1), gr))
-		newV[i] = Add(Mul(b2, mom2[i]), Mul(Sub(one, b2), Square(gr)))
-		upd := Div(Div(newM[i], c1), Add(Sqrt(Div(newV[i], c2)), eps))
-		// Decoupled weight decay (AdamW): θ ← θ − lr·λ·θ − lr·m̂/(√v̂ + ε).
-		out = append(out, Sub(Sub(p, Mul(Mul(lr, wd), p)), Mul(lr, upd)))
-	}
-	out = append(out, newM...)
-	out = append(out, newV...)
-	return append(out, ce, acc)
+// lossGraph is the training objective of the step: CE plus the load-balancing loss, on inputs x
+// [N,2P] and y [N] int32; it reports the CE and the accuracy before the step.
+func (m *Model) lossGraph(params, inputs []*Node) (*Node, []*Node) {
+	logits, _, balance := m.forward(params, inputs[0])
+	ce, acc := crossEntropy(logits, inputs[1])
+	return Add(ce, balance), []*Node{ce, acc}
 }
 
 // evalGraph: inputs params then x [N,2P] and y [N]; outputs CE, accuracy, then each block's router
@@ -405,15 +368,10 @@ func (m *Model) Train(params Params, trainSet, testSet *data.Set, rc RunConfig) 
 		}
 	}
 	o := rc.Opt.withDefaults()
-	k := len(m.specs)
-	state := make([]*tensors.Tensor, 3*k)
-	for i, p := range params {
-		state[i] = tensors.FromFlatDataAndDimensions(slices.Clone(p.Data), p.Shape...)
-		state[k+i] = tensors.FromShape(shapes.Make(dtypes.Float32, p.Shape...))
-		state[2*k+i] = tensors.FromShape(shapes.Make(dtypes.Float32, p.Shape...))
-	}
-	record := func(step int) error {
-		ps := m.hostParams(state[:k])
+	// The decay multiplier η·λ is the float32 product, as the step graph formed it before it moved
+	// to train.ParamStep (keeps runs bit for bit).
+	hyper := train.Hyper{LR: o.LR, Decay: float64(float32(o.LR) * float32(o.WeightDecay)), Beta1: o.Beta1, Beta2: o.Beta2, Epsilon: o.Epsilon}
+	record := func(step int, ps Params) error {
 		r := Record{Step: step}
 		var err error
 		if r.TrainLoss, r.TrainAcc, _, err = m.evaluate(ps, trainSet); err != nil {
@@ -430,46 +388,37 @@ func (m *Model) Train(params Params, trainSet, testSet *data.Set, rc RunConfig) 
 		}
 		return nil
 	}
-	if err := record(0); err != nil {
+	if err := record(0, params.Clone()); err != nil {
 		return nil, recs, err
 	}
-	f32 := func(v float64) *tensors.Tensor { return tensors.FromScalar(float32(v)) }
-	for step := 1; step <= rc.Steps; step++ {
-		args := make([]any, 0, 3*k+8)
-		for _, s := range state {
-			args = append(args, s)
-		}
-		args = append(args, f32(float64(step)), f32(o.LR), f32(o.WeightDecay), f32(o.Beta1), f32(o.Beta2), f32(o.Epsilon), xT, yT)
-		out, err := m.train.Exec(args...)
-		if err != nil {
-			return nil, recs, fmt.Errorf("grokking: step %d: %s", step, backend.FirstLine(err))
-		}
-		for _, s := range state {
-			s.MustFinalizeAll()
-		}
-		copy(state, out[:3*k])
-		loss := float64(tensors.ToScalar[float32](out[3*k]))
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return nil, recs, fmt.Errorf("grokking: training loss is %v at step %d", loss, step)
-		}
-		if rc.Progress != nil {
-			rc.Progress(step, loss)
-		}
-		if (rc.Every > 0 && step%rc.Every == 0) || step == rc.Steps {
-			if err := record(step); err != nil {
-				return nil, recs, err
+	inputs := []*tensors.Tensor{xT, yT}
+	var hookErr error // the hook's errors are returned as they are
+	st, err := m.step.Run(params, train.ParamRun{
+		Steps:  rc.Steps,
+		Hyper:  func(int) train.Hyper { return hyper },
+		Inputs: func(int) ([]*tensors.Tensor, error) { return inputs, nil },
+		After: func(step int, out train.StepOut, st *train.ParamState) error {
+			loss := out.Report[0] // the CE, without the balance term
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				hookErr = fmt.Errorf("grokking: training loss is %v at step %d", loss, step)
+				return hookErr
 			}
-		}
+			if rc.Progress != nil {
+				rc.Progress(step, loss)
+			}
+			if (rc.Every > 0 && step%rc.Every == 0) || step == rc.Steps {
+				hookErr = record(step, st.Params())
+			}
+			return hookErr
+		},
+	})
+	switch {
+	case hookErr != nil:
+		return nil, recs, hookErr
+	case err != nil:
+		return nil, recs, fmt.Errorf("grokking: %w", err)
 	}
-	return m.hostParams(state[:k]), recs, nil
-}
-
-func (m *Model) hostParams(ts []*tensors.Tensor) Params {
-	out := make(Params, len(ts))
-	for i, t := range ts {
-		out[i] = Param{Name: m.specs[i].Name, Shape: slices.Clone(m.specs[i].Shape), Data: tensors.MustCopyFlatData[float32](t)}
-	}
-	return out
+	return st.Params(), recs, nil
 }
 
 // inputs checks a data set against the model and returns its x and y tensors.
@@ -494,8 +443,8 @@ func (m *Model) evaluate(ps Params, s *data.Set) (loss, acc float64, gates [][]f
 		return 0, 0, nil, err
 	}
 	args := make([]any, 0, len(ps)+2)
-	for _, p := range ps {
-		args = append(args, tensors.FromFlatDataAndDimensions(p.Data, p.Shape...))
+	for _, t := range ps.Tensors() {
+		args = append(args, t)
 	}
 	args = append(args, xT, yT)
 	out, err := m.eval.Exec(args...)

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/losslab/losslab/lib/nb"
+	"github.com/losslab/losslab/lib/train"
 )
 
 // Curve kinds (Garipov et al., "Loss Surfaces, Mode Connectivity, and Fast Ensembling of DNNs").
@@ -165,14 +166,14 @@ func TrainCurve(ev *Evaluator, a, b *ParamSet, trainData *Data, opts CurveOption
 		return nil, err
 	}
 	batches := splitBatches(trainData, opts.BatchSize, opts.Seed)
-	// Adam state per bend, flat.
+	// One Adam per bend, on its flat parameters.
 	P := a.Size()
-	m1 := make([][]float64, opts.Bends)
-	m2 := make([][]float64, opts.Bends)
-	for j := range m1 {
-		m1[j], m2[j] = make([]float64, P), make([]float64, P)
+	opt := make([]*train.HostOptimizer, opts.Bends)
+	for j := range opt {
+		if opt[j], err = train.NewHostOptimizer("adam", P); err != nil {
+			return nil, err
+		}
 	}
-	const beta1, beta2, eps = 0.9, 0.999, 1e-8
 	label := opts.Label
 	if label == "" {
 		label = fmt.Sprintf("landscape: training a %s curve", opts.Kind)
@@ -206,14 +207,10 @@ func TrainCurve(ev *Evaluator, a, b *ParamSet, trainData *Data, opts CurveOption
 		}
 		c.History = append(c.History, mean)
 		lr := garipovLR(opts.LR, step, opts.Steps)
-		bc1 := 1 - math.Pow(beta1, float64(step+1))
-		bc2 := 1 - math.Pow(beta2, float64(step+1))
 		for j, bend := range c.Bends {
 			flat := bend.Flat()
-			for k, gk := range grads[j] {
-				m1[j][k] = beta1*m1[j][k] + (1-beta1)*gk
-				m2[j][k] = beta2*m2[j][k] + (1-beta2)*gk*gk
-				flat[k] -= lr * (m1[j][k] / bc1) / (math.Sqrt(m2[j][k]/bc2) + eps)
+			if err := opt[j].Step64(flat, grads[j], lr); err != nil {
+				return nil, fmt.Errorf("landscape.TrainCurve: step %d: %w", step, err)
 			}
 			moved, _ := bend.FromFlat(flat)
 			c.Bends[j] = moved

@@ -15,8 +15,8 @@
 // SpectralDensity; and the barrier predictors of Singh et al., "Landscaping Linear Mode
 // Connectivity", arXiv:2406.16300), trained Bézier and polygonal-chain
 // curves between two points (Garipov et al.), BatchNorm statistics re-estimated at each point, and
-// barriers between runs spawned from one parent at chosen steps (Frankle et al.'s instability analysis,
-// SpawnBarriers).
+// barriers between runs spawned from one parent at chosen steps (Frankle et al.'s instability analysis:
+// train.Spawn trains the runs, SpawnBarriers measures them).
 //
 // It works on lib/models' models directly: FromModel(m) is the forward function, FromContext(res.Context,
 // nil) reads a lib/train run's parameters (one group per layer scope, BatchNorm statistics as State),

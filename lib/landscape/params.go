@@ -3,8 +3,6 @@ package landscape
 import (
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -12,8 +10,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/context/checkpoints"
-	"github.com/gomlx/gomlx/pkg/ml/train/metrics"
-	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 
 	"github.com/losslab/losslab/lib/train"
 )
@@ -144,18 +140,9 @@ func DefaultFilter(v *context.Variable) bool {
 	return v.Trainable && isModelFloat(v)
 }
 
-// isModelFloat tells a model's float variables from the optimizer's, metrics' and RNG's.
-func isModelFloat(v *context.Variable) bool {
-	if !v.DType().IsFloat() || v.Name() == "global_step" || v.Name() == context.RNGStateVariableName {
-		return false
-	}
-	first := strings.SplitN(strings.TrimPrefix(v.Scope(), "/"), "/", 2)[0]
-	switch first {
-	case optimizers.Scope, optimizers.AdamDefaultScope, train.MomentumScope, metrics.Scope, "trainer":
-		return false
-	}
-	return true
-}
+// isModelFloat tells a model's float variables from the optimizer's, metrics' and RNG's (lib/train's
+// rule, which also decides what train.Config.Init copies).
+func isModelFloat(v *context.Variable) bool { return v.DType().IsFloat() && train.IsModelVariable(v) }
 
 // stateFilter selects the non-trainable model float variables kept as a ParamSet's State.
 func stateFilter(v *context.Variable) bool { return !v.Trainable && isModelFloat(v) }
@@ -218,12 +205,8 @@ func FromCheckpoint(dir string, filter ParamFilter) (ps *ParamSet, err error) {
 		}
 	}()
 	var ctx *context.Context
-	if _, serr := os.Stat(filepath.Join(dir, train.MetaFile)); serr != nil {
-		if list, lerr := train.ListCheckpoints(dir); lerr == nil && len(list) > 0 {
-			dir = list[len(list)-1].Path
-		}
-	}
-	if _, serr := os.Stat(filepath.Join(dir, train.MetaFile)); serr == nil {
+	if path, ok := train.CheckpointPath(dir); ok {
+		dir = path
 		if ctx, err = train.LoadCheckpoint(dir); err != nil {
 			return nil, fmt.Errorf("landscape.FromCheckpoint(%q): %w", dir, err)
 		}

@@ -2,30 +2,18 @@ package landscape
 
 import (
 	"fmt"
-	"os"
-	"slices"
 
 	"github.com/losslab/losslab/lib/train"
 )
 
-// SpawnConfig configures SpawnBarriers (Frankle et al.'s instability analysis).
-type SpawnConfig struct {
-	// Parent is the training run of the parent (Model, Train, Objective, Optimizer, BatchSize, Seed, …);
-	// its Steps are set to the last spawn step. CheckpointDir, if set, keeps the spawn checkpoints;
-	// otherwise they go to a temporary folder that is removed.
-	Parent train.Config
-	// SpawnSteps are the parent steps k at which two children are spawned (0 = the initialisation).
-	SpawnSteps []int
-	// ChildSteps is the number T of steps each child trains (required). The children start from the
-	// parent's parameters at step k with a fresh optimizer (its state is not carried over) and learning-
-	// rate schedule, and differ only in data order: DataSeeds (default 1 and 2).
-	ChildSteps int
-	DataSeeds  [2]uint64
-	// Eval holds the evaluation sets (default: the training set); Evaluator its settings; Path the α grid.
+// SpawnOptions configures SpawnBarriers.
+type SpawnOptions struct {
+	// Eval holds the evaluation sets (default: the parent's training set); Evaluator its settings; Path
+	// the α grid.
 	Eval      []*Data
 	Evaluator Config
 	Path      PathOptions
-	// Predictors also computes the barrier predictors P1–P3 on Eval[0] (spec 02 §2.3).
+	// Predictors also computes the barrier predictors P1–P3 on Eval[0].
 	Predictors bool
 }
 
@@ -53,100 +41,50 @@ type SpawnResult struct {
 	Provenance Provenance
 }
 
-// SpawnBarriers trains a parent to the last spawn step, saving checkpoints at the spawn steps; from each
-// it trains two children for ChildSteps steps with different data orders and measures the barrier
-// between them along the linear path (and optionally the barrier predictors). It returns barrier vs
-// spawn step as data.
-func SpawnBarriers(cfg SpawnConfig) (*SpawnResult, error) {
-	if len(cfg.SpawnSteps) == 0 || cfg.ChildSteps < 1 {
-		return nil, fmt.Errorf("landscape.SpawnBarriers: need spawn steps (got %v) and ChildSteps ≥ 1 (got %d)", cfg.SpawnSteps, cfg.ChildSteps)
+// SpawnBarriers measures the runs of train.Spawn (Frankle et al.'s instability analysis): for each
+// spawn step, the barrier between its two children along the linear path (and optionally the barrier
+// predictors), with the spawn point θ_s and the children's displacements from it. It returns barrier
+// vs spawn step as data.
+func SpawnBarriers(runs *train.SpawnRuns, opts SpawnOptions) (*SpawnResult, error) {
+	if runs == nil || runs.Parent == nil || len(runs.Pairs) == 0 {
+		return nil, fmt.Errorf("landscape.SpawnBarriers: no spawn runs (train.Spawn makes them)")
 	}
-	if cfg.Parent.Model == nil || cfg.Parent.Train == nil {
-		return nil, fmt.Errorf("landscape.SpawnBarriers: Parent needs a Model and a Train set")
-	}
-	steps := slices.Clone(cfg.SpawnSteps)
-	slices.Sort(steps)
-	steps = slices.Compact(steps)
-	if steps[0] < 0 {
-		return nil, fmt.Errorf("landscape.SpawnBarriers: negative spawn step %d", steps[0])
-	}
-	if cfg.DataSeeds == [2]uint64{} {
-		cfg.DataSeeds = [2]uint64{1, 2}
-	}
-	if cfg.DataSeeds[0] == cfg.DataSeeds[1] {
-		return nil, fmt.Errorf("landscape.SpawnBarriers: the children's data seeds are equal (%d); they would be identical", cfg.DataSeeds[0])
-	}
-	if len(cfg.Eval) == 0 {
-		cfg.Eval = []*Data{FromSet(cfg.Parent.Train)}
-	}
-	parent := cfg.Parent
-	parent.Steps = max(steps[len(steps)-1], 1)
-	parent.Epochs = 0
-	parent.CheckpointSteps = steps
-	parent.CheckpointEvery = 0
-	if parent.CheckpointDir == "" {
-		dir, err := os.MkdirTemp("", "losslab-spawn-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
-		parent.CheckpointDir = dir
-	}
-	if parent.Label == "" {
-		parent.Label = "parent"
-	}
-	pres, err := train.Run(parent)
-	if err != nil {
-		return nil, fmt.Errorf("landscape.SpawnBarriers: parent: %w", err)
+	cfg := runs.Config
+	if len(opts.Eval) == 0 {
+		opts.Eval = []*Data{FromSet(cfg.Parent.Train)}
 	}
 	out := &SpawnResult{ChildSteps: cfg.ChildSteps}
-	for _, h := range pres.History {
+	for _, h := range runs.Parent.History {
 		out.ParentLoss = append(out.ParentLoss, h.Loss)
 	}
 	var ev *Evaluator
 	forward := FromModel(cfg.Parent.Model)
-	for _, k := range steps {
-		ck, err := train.FindCheckpoint(parent.CheckpointDir, k)
+	for _, pair := range runs.Pairs {
+		k := pair.Step
+		spawn, err := FromContext(pair.Spawn, nil)
 		if err != nil {
 			return nil, err
 		}
-		sctx, err := train.LoadCheckpointFor(cfg.Parent.Model, ck.Path)
+		a, err := FromContext(pair.A.Context, nil)
 		if err != nil {
 			return nil, err
 		}
-		spawn, err := FromContext(sctx, nil)
-		if err != nil {
-			return nil, err
-		}
-		child := cfg.Parent
-		child.Init, child.Steps, child.Epochs = sctx, cfg.ChildSteps, 0
-		child.CheckpointDir, child.CheckpointSteps, child.CheckpointEvery = "", nil, 0
-		child.SnapshotEvery, child.EvalEvery, child.Test = 0, 0, nil
-		child.Label = fmt.Sprintf("children of step %d", k)
-		ra, rb, err := train.RunPair(child, cfg.DataSeeds[0], cfg.DataSeeds[1])
-		if err != nil {
-			return nil, fmt.Errorf("landscape.SpawnBarriers: children of step %d: %w", k, err)
-		}
-		a, err := FromContext(ra.Context, nil)
-		if err != nil {
-			return nil, err
-		}
-		b, err := FromContext(rb.Context, nil)
+		b, err := FromContext(pair.B.Context, nil)
 		if err != nil {
 			return nil, err
 		}
 		if ev == nil {
-			if ev, err = NewEvaluator(forward, spawn, cfg.Evaluator); err != nil {
+			if ev, err = NewEvaluator(forward, spawn, opts.Evaluator); err != nil {
 				return nil, err
 			}
 		}
 		pt := SpawnPoint{Step: k}
-		if pt.Path, err = Interpolate(ev, a, b, cfg.Eval, cfg.Path); err != nil {
+		if pt.Path, err = Interpolate(ev, a, b, opts.Eval, opts.Path); err != nil {
 			return nil, fmt.Errorf("landscape.SpawnBarriers: step %d: %w", k, err)
 		}
 		c := pt.Path.Curves[0]
 		pt.LossA, pt.LossB = c.Loss[0], c.Loss[len(c.Loss)-1]
-		sp, err := ev.Loss(spawn, cfg.Eval[0])
+		sp, err := ev.Loss(spawn, opts.Eval[0])
 		if err != nil {
 			return nil, err
 		}
@@ -158,16 +96,16 @@ func SpawnBarriers(cfg SpawnConfig) (*SpawnResult, error) {
 		if pt.NormA > 0 && pt.NormB > 0 {
 			pt.Angle, _ = AngleDegrees(da, db)
 		}
-		if cfg.Predictors {
-			if pt.Predictors, err = BarrierPredictors(ev, a, b, spawn, cfg.Eval[0], 0); err != nil {
+		if opts.Predictors {
+			if pt.Predictors, err = BarrierPredictors(ev, a, b, spawn, opts.Eval[0], 0); err != nil {
 				return nil, err
 			}
 		}
 		out.Points = append(out.Points, pt)
 	}
-	out.Provenance = newProvenance(ev, cfg.Eval)
+	out.Provenance = newProvenance(ev, opts.Eval)
 	out.Provenance.Seeds = []uint64{cfg.Parent.Seed, cfg.DataSeeds[0], cfg.DataSeeds[1]}
 	out.Provenance.Notes = fmt.Sprintf("model %s, parent %d steps, spawn steps %v, children %d steps each",
-		cfg.Parent.Model.Name(), parent.Steps, steps, cfg.ChildSteps)
+		cfg.Parent.Model.Name(), cfg.Parent.Steps, cfg.SpawnSteps, cfg.ChildSteps)
 	return out, nil
 }

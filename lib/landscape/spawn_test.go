@@ -13,8 +13,11 @@ func TestSpawnBarriers(t *testing.T) {
 	set := blobs(t, 96, 4)
 	mlp := models.NewMLP(3, 8)
 	parent := train.Config{Model: mlp, Train: set, BatchSize: 16, Seed: 5, Silent: true, Optimizer: train.SGD(0.3, 0)}
-	cfg := SpawnConfig{Parent: parent, SpawnSteps: []int{10, 0, 30}, ChildSteps: 15, Path: PathOptions{NumAlpha: 7}, Predictors: true}
-	res, err := SpawnBarriers(cfg)
+	runs, err := train.Spawn(train.SpawnConfig{Parent: parent, SpawnSteps: []int{10, 0, 30}, ChildSteps: 15})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := SpawnBarriers(runs, SpawnOptions{Path: PathOptions{NumAlpha: 7}, Predictors: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,8 +81,7 @@ func TestSpawnBarriers(t *testing.T) {
 	if len(back.Points) != 3 || back.Points[2].Path.Curves[0].LossBarrier != res.Points[2].Path.Curves[0].LossBarrier {
 		t.Error("spawn result did not round-trip")
 	}
-	cfg.DataSeeds = [2]uint64{3, 3}
-	if _, err := SpawnBarriers(cfg); err == nil {
-		t.Error("equal data seeds accepted")
+	if _, err := SpawnBarriers(&train.SpawnRuns{}, SpawnOptions{}); err == nil {
+		t.Error("SpawnBarriers accepted runs without pairs")
 	}
 }

@@ -3,6 +3,8 @@ package landscape
 import (
 	"fmt"
 	"math"
+
+	"github.com/losslab/losslab/lib/train"
 )
 
 // STEMatcher is straight-through-estimator matching (Ainsworth, Hayase and Srinivasa, "Git Re-Basin",
@@ -43,10 +45,12 @@ func (m STEMatcher) Match(a, b *ParamSet, spec *PermSpec) (*Alignment, error) {
 	if err := a.Compatible(b); err != nil {
 		return nil, err
 	}
-	const beta1, beta2, eps = 0.9, 0.999, 1e-8
 	w := a.Clone()
-	n := a.Size()
-	mom, vel := make([]float64, n), make([]float64, n)
+	opt, err := train.NewHostOptimizer("adam", a.Size())
+	if err != nil {
+		return nil, err
+	}
+	g := make([]float64, a.Size())
 	res := &Alignment{Objective: math.Inf(1)}
 	for step := range m.Steps {
 		proj, err := MatchPermutations(w, b, spec, MatchOptions{Seed: m.Seed})
@@ -55,7 +59,7 @@ func (m STEMatcher) Match(a, b *ParamSet, spec *PermSpec) (*Alignment, error) {
 		}
 		mid := combine([]float64{0.5, 0.5}, []*ParamSet{a, proj.Aligned})
 		mid.State = a.State
-		loss, g, err := m.Evaluator.Grad(mid, m.Data[step%len(m.Data)])
+		loss, grad, err := m.Evaluator.Grad(mid, m.Data[step%len(m.Data)])
 		if err != nil {
 			return nil, fmt.Errorf("landscape.STEMatcher: step %d: %w", step, err)
 		}
@@ -64,14 +68,12 @@ func (m STEMatcher) Match(a, b *ParamSet, spec *PermSpec) (*Alignment, error) {
 			res.Objective, res.Perm = loss, proj.Perm
 		}
 		// Adam on W̃ with the straight-through gradient ½∇L(mid).
-		wf, gf := w.Flat(), g.Flat()
-		c1 := 1 - math.Pow(beta1, float64(step+1))
-		c2 := 1 - math.Pow(beta2, float64(step+1))
-		for i := range wf {
-			gi := 0.5 * gf[i]
-			mom[i] = beta1*mom[i] + (1-beta1)*gi
-			vel[i] = beta2*vel[i] + (1-beta2)*gi*gi
-			wf[i] -= m.LearningRate * (mom[i] / c1) / (math.Sqrt(vel[i]/c2) + eps)
+		wf := w.Flat()
+		for i, gi := range grad.Flat() {
+			g[i] = 0.5 * gi
+		}
+		if err := opt.Step64(wf, g, m.LearningRate); err != nil {
+			return nil, fmt.Errorf("landscape.STEMatcher: step %d: %w", step, err)
 		}
 		if w, err = w.FromFlat(wf); err != nil {
 			return nil, err

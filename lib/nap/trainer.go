@@ -3,7 +3,6 @@ package nap
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"slices"
 
 	"github.com/losslab/losslab/lib/data"
@@ -27,8 +26,9 @@ type Trainer struct {
 	f      *train.FlatModel
 	cfg    Config
 	params []float32
-	m1, m2 []float64
-	ranges [][2]int // per layout tensor
+	opt    *train.HostOptimizer
+	ends   []int     // end of each layout tensor in the flat vector
+	g      []float64 // the step's gradient, weight decay included
 	step   int
 }
 
@@ -47,10 +47,11 @@ func NewTrainer(f *train.FlatModel, init []float32, cfg Config) (*Trainer, error
 	if cfg.Every == 0 {
 		cfg.Every = 1
 	}
-	t := &Trainer{f: f, cfg: cfg, params: slices.Clone(init)}
-	if cfg.Optimizer == "adam" {
-		t.m1, t.m2 = make([]float64, len(init)), make([]float64, len(init))
+	opt, err := train.NewHostOptimizer(cfg.Optimizer, len(init))
+	if err != nil {
+		return nil, fmt.Errorf("nap.NewTrainer: %w", err)
 	}
+	t := &Trainer{f: f, cfg: cfg, params: slices.Clone(init), opt: opt, g: make([]float64, len(init))}
 	_, shapes := f.Layout()
 	pos := 0
 	for _, s := range shapes {
@@ -58,8 +59,8 @@ func NewTrainer(f *train.FlatModel, init []float32, cfg Config) (*Trainer, error
 		for _, d := range s {
 			n *= d
 		}
-		t.ranges = append(t.ranges, [2]int{pos, pos + n})
 		pos += n
+		t.ends = append(t.ends, pos)
 	}
 	return t, nil
 }
@@ -85,32 +86,26 @@ func (t *Trainer) Step(x []float32, y []int32) (float64, error) {
 
 // StepLR is Step with a learning rate per layout tensor (nil: Config.LR for all).
 func (t *Trainer) StepLR(x []float32, y []int32, lrs []float64) (float64, error) {
-	if lrs != nil && len(lrs) != len(t.ranges) {
-		return 0, fmt.Errorf("nap.Trainer.StepLR: %d learning rates for %d parameter tensors", len(lrs), len(t.ranges))
+	if lrs != nil && len(lrs) != len(t.ends) {
+		return 0, fmt.Errorf("nap.Trainer.StepLR: %d learning rates for %d parameter tensors", len(lrs), len(t.ends))
 	}
 	loss, g, err := t.f.Grad(t.params, x, y)
 	if err != nil {
 		return loss, fmt.Errorf("nap.Trainer: step %d: %w", t.step+1, err)
 	}
 	t.step++
-	c1, c2 := 1-math.Pow(0.9, float64(t.step)), 1-math.Pow(0.999, float64(t.step))
-	for k, r := range t.ranges {
-		lr := t.cfg.LR
+	for i, gi := range g {
+		t.g[i] = float64(gi) + t.cfg.WeightDecay*float64(t.params[i])
+	}
+	segs := make([]train.Segment, len(t.ends))
+	for k, end := range t.ends {
+		segs[k] = train.Segment{End: end, LR: t.cfg.LR}
 		if lrs != nil {
-			lr = lrs[k]
+			segs[k].LR = lrs[k]
 		}
-		for i := r[0]; i < r[1]; i++ {
-			w := float64(t.params[i])
-			gi := float64(g[i]) + t.cfg.WeightDecay*w
-			if t.m1 != nil {
-				t.m1[i] = 0.9*t.m1[i] + 0.1*gi
-				t.m2[i] = 0.999*t.m2[i] + 0.001*gi*gi
-				w -= lr * (t.m1[i] / c1) / (math.Sqrt(t.m2[i]/c2) + 1e-8)
-			} else {
-				w -= lr * gi
-			}
-			t.params[i] = float32(w)
-		}
+	}
+	if err := t.opt.StepSegments(t.params, t.g, segs); err != nil {
+		return loss, fmt.Errorf("nap.Trainer: step %d: %w", t.step, err)
 	}
 	if t.cfg.Projector != nil && t.step%t.cfg.Every == 0 {
 		if err := t.cfg.Projector.Project(t.params); err != nil {
@@ -120,8 +115,8 @@ func (t *Trainer) StepLR(x []float32, y []int32, lrs []float64) (float64, error)
 	return loss, nil
 }
 
-// Batches deals out minibatches of size b from a set: each epoch a fresh seeded permutation, the last
-// partial batch dropped.
+// Batches deals out minibatches of size b from a set: each epoch a fresh seeded permutation
+// (train.EpochOrder, Run's order), the last partial batch dropped.
 type Batches struct {
 	set        *data.Set
 	b          int
@@ -161,7 +156,7 @@ func (bs *Batches) SetLabels(y []int32) {
 func (bs *Batches) Next() ([]float32, []int32) {
 	n, d := bs.set.Len(), bs.set.Dim()
 	if bs.pos+bs.b > n {
-		bs.perm = rand.New(rand.NewPCG(bs.seed, uint64(bs.epoch))).Perm(n)
+		bs.perm = train.EpochOrder(n, bs.seed, bs.epoch)
 		bs.epoch++
 		bs.pos = 0
 	}

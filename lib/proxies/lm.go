@@ -88,7 +88,7 @@ func Lerp(a, b Params, t float64) (Params, error) { return train.LerpParams(a, b
 type LM struct {
 	cfg   LMConfig
 	specs []Param
-	train *Exec
+	step  *train.ParamStep
 	eval  *Exec
 }
 
@@ -124,7 +124,9 @@ func NewLM(cfg LMConfig) (*LM, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.train, err = NewExec(bk, m.trainGraph); err != nil {
+	// AdamW with global-norm clipping; weight decay on the matrices only (gains stay undecayed).
+	rule := train.Rule{Kind: "adamw", Clip: true, Decay: func(p Param) bool { return len(p.Shape) == 2 }}
+	if m.step, err = train.NewParamStep(m.specs, rule, m.lossGraph); err != nil {
 		return nil, err
 	}
 	if m.eval, err = NewExec(bk, m.evalGraph); err != nil {
@@ -140,30 +142,24 @@ func (m *LM) Config() LMConfig { return m.cfg }
 // truncated at 2σ with σ = 1/√fan_in.
 func (m *LM) Init(seed uint64) Params {
 	r := rand.New(rand.NewPCG(seed, 0xbb67ae8584caa73b))
-	out := make(Params, len(m.specs))
-	for i, s := range m.specs {
-		n := 1
-		for _, d := range s.Shape {
-			n *= d
-		}
-		p := Param{Name: s.Name, Shape: slices.Clone(s.Shape), Data: make([]float32, n)}
+	out := Params(m.specs).Zeros()
+	for _, p := range out {
 		for j := range p.Data {
 			switch {
-			case len(s.Shape) == 1:
+			case len(p.Shape) == 1:
 				p.Data[j] = 1
-			case s.Name == "embed":
+			case p.Name == "embed":
 				p.Data[j] = float32(r.NormFloat64())
-			case s.Name == "position":
+			case p.Name == "position":
 				p.Data[j] = float32(0.1 * r.NormFloat64())
 			default:
 				z := r.NormFloat64()
 				for math.Abs(z) > 2 {
 					z = r.NormFloat64()
 				}
-				p.Data[j] = float32(z / math.Sqrt(float64(s.Shape[0])))
+				p.Data[j] = float32(z / math.Sqrt(float64(p.Shape[0])))
 			}
 		}
-		out[i] = p
 	}
 	return out
 }
@@ -255,47 +251,15 @@ func tokenLosses(logits, targets *Node) (ce, z2, logZ *Node) {
 	return ce, z2, ReduceAllMean(lz)
 }
 
-// trainGraph is one AdamW step. Inputs: params (n), first moments (n), second moments (n), scalars
-// t (1-based), lr (s_t·η), decay (the multiplier of θ), α_z, clip, β₁, β₂, ε, then tokens [B,T] and
-// targets [B,T] (int32). Outputs: params, moments, CE, mean (log Z)², mean log Z, gradient norm, then
-// per layer the max |attention logit| and the attention entropy.
-func (m *LM) trainGraph(in []*Node) []*Node {
-	k := len(m.specs)
-	params, mom1, mom2 := in[:k], in[k:2*k], in[2*k:3*k]
-	s := in[3*k:]
-	t, lr, decay, alphaZ, clip, b1, b2, eps := s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]
-	tokens, targets := s[8], s[9]
+// lossGraph is the training objective of the step: the token-mean CE plus α_z·(log Z)², on inputs α_z
+// (a scalar), tokens [B,T] and targets [B,T] (int32). It reports the CE, the mean (log Z)², the mean
+// log Z, then per layer the max |attention logit| and the attention entropy.
+func (m *LM) lossGraph(params, inputs []*Node) (*Node, []*Node) {
+	alphaZ, tokens, targets := inputs[0], inputs[1], inputs[2]
 	o := m.forward(params, tokens)
-	n := targets.Shape().Size()
-	ce, z2, logZ := tokenLosses(o.logits, Reshape(targets, n))
-	grads := Gradient(Add(ce, Mul(alphaZ, z2)), params...)
-	sq := ScalarZero(t.Graph(), t.DType())
-	for _, gr := range grads {
-		sq = Add(sq, ReduceAllSum(Square(gr)))
-	}
-	norm := Sqrt(sq)
-	// Global gradient-norm clipping: g ← g·min(1, clip/‖g‖) (clip ≤ 0: none).
-	scale := Where(GreaterThan(clip, ZerosLike(clip)), Min(OnesLike(norm), Div(clip, AddScalar(norm, 1e-6))), OnesLike(norm))
-	one := OnesLike(t)
-	c1, c2 := Sub(one, Pow(b1, t)), Sub(one, Pow(b2, t))
-	out := make([]*Node, 0, 3*k+4+2*m.cfg.Layers)
-	newM, newV := make([]*Node, k), make([]*Node, k)
-	for i, p := range params {
-		gr := Mul(grads[i], scale)
-		newM[i] = Add(Mul(b1, mom1[i]), Mul(Sub(one, b1), gr))
-		newV[i] = Add(Mul(b2, mom2[i]), Mul(Sub(one, b2), Square(gr)))
-		u := Div(Div(newM[i], c1), Add(Sqrt(Div(newV[i], c2)), eps))
-		np := Sub(p, Mul(lr, u))
-		if p.Rank() == 2 { // decay matrices only (gains stay undecayed)
-			np = Sub(np, Mul(decay, p))
-		}
-		out = append(out, np)
-	}
-	out = append(out, newM...)
-	out = append(out, newV...)
-	out = append(out, ce, z2, logZ, norm)
-	out = append(out, o.maxLogit...)
-	return append(out, o.entropy...)
+	ce, z2, logZ := tokenLosses(o.logits, Reshape(targets, targets.Shape().Size()))
+	report := append([]*Node{ce, z2, logZ}, o.maxLogit...)
+	return Add(ce, Mul(alphaZ, z2)), append(report, o.entropy...)
 }
 
 // evalGraph: inputs params, tokens, targets; outputs CE and mean log Z.
@@ -390,53 +354,41 @@ func (m *LM) Train(corpus *Corpus, rc RunConfig) (res *RunResult, err error) {
 	if res.InitEval, _, err = m.Evaluate(params, corpus, rc.EvalWindows); err != nil {
 		return nil, err
 	}
-	k := len(m.specs)
-	state := make([]*tensors.Tensor, 3*k)
-	for i, p := range params {
-		state[i] = tensors.FromFlatDataAndDimensions(slices.Clone(p.Data), p.Shape...)
-		state[k+i] = tensors.FromShape(shapes.Make(dtypes.Float32, p.Shape...))
-		state[2*k+i] = tensors.FromShape(shapes.Make(dtypes.Float32, p.Shape...))
-	}
 	r := rand.New(rand.NewPCG(rc.DataSeed, 0xa54ff53a5f1d36f1))
-	f32 := func(v float64) *tensors.Tensor { return tensors.FromScalar(float32(v)) }
-	scalar := func(t *tensors.Tensor) float64 { return float64(tensors.ToScalar[float32](t)) }
-	for step := 1; step <= rc.Steps; step++ {
-		x, y := windows(r, corpus.Train, rc.Batch, c.Seq)
-		lr, decay := DecayRates(rc.LR, Schedule(step-1, rc.Warmup, rc.Steps), rc.WeightDecay, rc.Independent)
-		args := make([]any, 0, 3*k+10)
-		for _, s := range state {
-			args = append(args, s)
-		}
-		args = append(args, f32(float64(step)), f32(lr), f32(decay), f32(rc.ZLoss), f32(rc.Clip),
-			f32(rc.Beta1), f32(rc.Beta2), f32(rc.Epsilon),
-			tensors.FromFlatDataAndDimensions(x, rc.Batch, c.Seq), tensors.FromFlatDataAndDimensions(y, rc.Batch, c.Seq))
-		out, err := m.train.Exec(args...)
-		if err != nil {
-			return nil, fmt.Errorf("proxies: step %d: %s", step, backend.FirstLine(err))
-		}
-		for _, s := range state {
-			s.MustFinalizeAll()
-		}
-		copy(state, out[:3*k])
-		rest := out[3*k:]
-		st := StepStats{Step: step, Loss: scalar(rest[0]), LogZ: scalar(rest[2]), GradNorm: scalar(rest[3])}
-		for l := range c.Layers {
-			st.MaxLogit = append(st.MaxLogit, scalar(rest[4+l]))
-			st.Entropy = append(st.Entropy, scalar(rest[4+c.Layers+l]))
-		}
-		res.History = append(res.History, st)
-		if rc.Progress != nil {
-			rc.Progress(step, st)
-		}
-		if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) {
-			res.Diverged, res.DivergedAt, res.FinalEval = true, step, math.NaN()
-			return res, nil
-		}
+	alphaZ := tensors.FromScalar(float32(rc.ZLoss))
+	st, err := m.step.Run(params, train.ParamRun{
+		Steps: rc.Steps,
+		Hyper: func(step int) train.Hyper {
+			lr, decay := DecayRates(rc.LR, Schedule(step-1, rc.Warmup, rc.Steps), rc.WeightDecay, rc.Independent)
+			return train.Hyper{LR: lr, Decay: decay, Clip: rc.Clip, Beta1: rc.Beta1, Beta2: rc.Beta2, Epsilon: rc.Epsilon}
+		},
+		Inputs: func(int) ([]*tensors.Tensor, error) {
+			x, y := windows(r, corpus.Train, rc.Batch, c.Seq)
+			return []*tensors.Tensor{alphaZ, tensors.FromFlatDataAndDimensions(x, rc.Batch, c.Seq), tensors.FromFlatDataAndDimensions(y, rc.Batch, c.Seq)}, nil
+		},
+		After: func(step int, out train.StepOut, _ *train.ParamState) error {
+			rep := out.Report
+			s := StepStats{Step: step, Loss: rep[0], LogZ: rep[2], GradNorm: out.GradNorm}
+			s.MaxLogit = slices.Clone(rep[3 : 3+c.Layers])
+			s.Entropy = slices.Clone(rep[3+c.Layers : 3+2*c.Layers])
+			res.History = append(res.History, s)
+			if rc.Progress != nil {
+				rc.Progress(step, s)
+			}
+			return nil
+		},
+		// Divergence is a NaN or infinite CE (the z-loss term alone does not end a run).
+		Diverged: func(out train.StepOut) bool { return math.IsNaN(out.Report[0]) || math.IsInf(out.Report[0], 0) },
+	})
+	var div *train.DivergedError
+	switch {
+	case errors.As(err, &div):
+		res.Diverged, res.DivergedAt, res.FinalEval = true, div.Step, math.NaN()
+		return res, nil
+	case err != nil:
+		return nil, fmt.Errorf("proxies: %w", err)
 	}
-	res.Final = make(Params, k)
-	for i, s := range state[:k] {
-		res.Final[i] = Param{Name: m.specs[i].Name, Shape: slices.Clone(m.specs[i].Shape), Data: tensors.MustCopyFlatData[float32](s)}
-	}
+	res.Final = st.Params()
 	if res.FinalEval, _, err = m.Evaluate(res.Final, corpus, rc.EvalWindows); err != nil {
 		return nil, err
 	}
@@ -454,21 +406,16 @@ func (m *LM) Evaluate(ps Params, corpus *Corpus, n int) (ce, logZ float64, err e
 			err = fmt.Errorf("proxies: %s", backend.FirstLine(backend.Recovered(r)))
 		}
 	}()
-	if len(ps) != len(m.specs) {
-		return 0, 0, fmt.Errorf("proxies: %d parameters for model %s, want %d", len(ps), m.cfg.Name(), len(m.specs))
-	}
-	for i, s := range m.specs {
-		if ps[i].Name != s.Name || !slices.Equal(ps[i].Shape, s.Shape) {
-			return 0, 0, fmt.Errorf("proxies: parameter %d is %s %v, want %s %v", i, ps[i].Name, ps[i].Shape, s.Name, s.Shape)
-		}
+	if err := ps.CheckLayout(m.specs); err != nil {
+		return 0, 0, fmt.Errorf("proxies: model %s: %w", m.cfg.Name(), err)
 	}
 	if n < 1 || corpus == nil || len(corpus.Eval) <= m.cfg.Seq+1 {
 		return 0, 0, errors.New("proxies: no held-out windows to evaluate on")
 	}
 	x, y := windows(rand.New(rand.NewPCG(7, 7)), corpus.Eval, n, m.cfg.Seq)
 	args := make([]any, 0, len(ps)+2)
-	for _, p := range ps {
-		args = append(args, tensors.FromFlatDataAndDimensions(p.Data, p.Shape...))
+	for _, t := range ps.Tensors() {
+		args = append(args, t)
 	}
 	args = append(args, tensors.FromFlatDataAndDimensions(x, n, m.cfg.Seq), tensors.FromFlatDataAndDimensions(y, n, m.cfg.Seq))
 	out, err := m.eval.Exec(args...)

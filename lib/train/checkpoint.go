@@ -201,6 +201,19 @@ func FindCheckpoint(dir string, step int) (Checkpoint, error) {
 	return Checkpoint{}, fmt.Errorf("train: no checkpoint of step %d in %s (steps saved: %v)", step, dir, steps)
 }
 
+// CheckpointPath returns the checkpoint that dir names: dir itself when it is a checkpoint folder
+// (one step, holding MetaFile), else the latest complete step of a run folder. ok is false when dir
+// is neither (e.g. a plain GoMLX checkpoints folder, or a folder that cannot be read).
+func CheckpointPath(dir string) (path string, ok bool) {
+	if _, err := os.Stat(filepath.Join(dir, MetaFile)); err == nil {
+		return dir, true
+	}
+	if list, err := ListCheckpoints(dir); err == nil && len(list) > 0 {
+		return list[len(list)-1].Path, true
+	}
+	return "", false
+}
+
 // LoadCheckpoint reads the checkpoint folder path (one returned by SaveCheckpoint or ListCheckpoints)
 // into a new context, with each variable's trainable flag restored.
 func LoadCheckpoint(path string) (*context.Context, error) {

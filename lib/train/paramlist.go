@@ -3,6 +3,8 @@ package train
 import (
 	"fmt"
 	"slices"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
 // ParamList is a model's full parameter set on the host, in the model's order — what Params returns,
@@ -34,4 +36,46 @@ func LerpParams(a, b ParamList, t float64) (ParamList, error) {
 		}
 	}
 	return out, nil
+}
+
+// Zeros returns a list with the names and shapes of ps and all values 0 (ps may be a layout whose
+// Data is nil).
+func (ps ParamList) Zeros() ParamList {
+	out := make(ParamList, len(ps))
+	for i, p := range ps {
+		n := 1
+		for _, d := range p.Shape {
+			n *= d
+		}
+		out[i] = Param{Name: p.Name, Shape: slices.Clone(p.Shape), Data: make([]float32, n)}
+	}
+	return out
+}
+
+// CheckLayout returns an error unless ps has the names and shapes of layout, in its order, with
+// prod(shape) values each.
+func (ps ParamList) CheckLayout(layout ParamList) error {
+	if len(ps) != len(layout) {
+		return fmt.Errorf("%d parameters, want %d", len(ps), len(layout))
+	}
+	for i, want := range layout {
+		p := ps[i]
+		n := 1
+		for _, d := range want.Shape {
+			n *= d
+		}
+		if p.Name != want.Name || !slices.Equal(p.Shape, want.Shape) || len(p.Data) != n {
+			return fmt.Errorf("parameter %d is %s %v (%d values), want %s %v", i, p.Name, p.Shape, len(p.Data), want.Name, want.Shape)
+		}
+	}
+	return nil
+}
+
+// Tensors returns the parameters as tensors (copies of the data), in order.
+func (ps ParamList) Tensors() []*tensors.Tensor {
+	out := make([]*tensors.Tensor, len(ps))
+	for i, p := range ps {
+		out[i] = tensors.FromFlatDataAndDimensions(p.Data, p.Shape...)
+	}
+	return out
 }

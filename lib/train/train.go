@@ -471,6 +471,13 @@ func scalar(t *tensors.Tensor) float64 {
 	return math.NaN()
 }
 
+// EpochOrder is the order in which Run visits n examples in epoch e (0-based) with data seed seed: a
+// permutation drawn from a PCG generator seeded with (seed, e). Methods with their own batching use it
+// to visit data as Run does (lib/fed's clients, lib/nap's batches).
+func EpochOrder(n int, seed uint64, e int) []int {
+	return rand.New(rand.NewPCG(seed, uint64(e))).Perm(n)
+}
+
 // order yields the batches of successive epochs, each a fresh permutation drawn from the seed.
 type order struct {
 	n, batch, pos int
@@ -485,8 +492,7 @@ func newOrder(n, batch int, seed uint64) *order {
 
 func (o *order) next() []int {
 	if o.pos+o.batch > o.n {
-		r := rand.New(rand.NewPCG(o.seed, o.epoch))
-		o.perm = r.Perm(o.n)
+		o.perm = EpochOrder(o.n, o.seed, int(o.epoch))
 		o.epoch++
 		o.pos = 0
 	}
@@ -499,7 +505,7 @@ func (o *order) next() []int {
 func copyModelVariables(src, dst *context.Context) error {
 	n := 0
 	for v := range src.IterVariables() {
-		if !isModelVariable(v) || !v.HasValue() {
+		if !IsModelVariable(v) || !v.HasValue() {
 			continue
 		}
 		t, err := v.Value()
@@ -519,8 +525,11 @@ func copyModelVariables(src, dst *context.Context) error {
 	return nil
 }
 
-// isModelVariable tells model variables from the optimizer's, the metrics' and the RNG's.
-func isModelVariable(v *context.Variable) bool {
+// IsModelVariable tells a model's variables from the training machinery's: the optimizers' state
+// (scopes "/optimizers", "/AdamOptimizer" and lib/train's momentum scope), the metrics' ("/metrics"),
+// the trainer's ("/trainer"), the global step and the RNG state. A model's non-trainable variables
+// (BatchNorm's moving statistics) are model variables.
+func IsModelVariable(v *context.Variable) bool {
 	if v.Name() == context.RNGStateVariableName || v.Name() == optimizers.GlobalStepVariableName {
 		return false
 	}
