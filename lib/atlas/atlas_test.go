@@ -59,7 +59,9 @@ func TestConfigErrors(t *testing.T) {
 		{"unknown objective", func(c *Config) { c.Objectives = []Entry{{Name: "gcee"}} }, `unknown objective "gcee" (did you mean "gce"?)`},
 		{"other kind", func(c *Config) { c.Objectives = []Entry{{Name: "infonce"}} }, "kind retrieval"},
 		{"bad hyperparameter", func(c *Config) { c.Objectives = []Entry{{Name: "gce", Params: map[string]float64{"q": 2}}} }, "q=2 is out of range"},
-		{"twice", func(c *Config) { c.Objectives = []Entry{{Name: "gce"}, {Name: "gce", Params: map[string]float64{"q": 0.7}}} }, "listed twice"},
+		{"twice", func(c *Config) {
+			c.Objectives = []Entry{{Name: "gce"}, {Name: "gce", Params: map[string]float64{"q": 0.7}}}
+		}, "listed twice"},
 		{"empty list", func(c *Config) { c.Objectives = []Entry{} }, "objective list is empty"},
 		{"measure", func(c *Config) { c.Measure.Alpha = 2 }, "Alpha (2)"},
 	} {
