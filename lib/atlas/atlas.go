@@ -50,8 +50,15 @@ type Config struct {
 	Measure Measure
 	// CacheDir, if set, holds one JSON record per objective (created if missing).
 	CacheDir string
-	// Progress, if set, receives one line per step of the work (a run trained, a record measured).
-	Progress func(msg string)
+	// Progress, if set, is called at each step of the work (a run trained, a record measured, cached or
+	// skipped).
+	Progress func(Step)
+}
+
+// Step reports progress: Done of Total objectives are finished; Message says what just happened.
+type Step struct {
+	Done, Total int
+	Message     string
 }
 
 // Measure sets the sizes of the measurements (zero values take the defaults).
@@ -241,7 +248,8 @@ func Run(cfg Config) (*Atlas, error) {
 		return nil, err
 	}
 	out := &Atlas{Setup: r.setup}
-	for _, e := range r.entries {
+	for i, e := range r.entries {
+		r.done = i
 		if reason := SkipReason(e.Name); reason != "" {
 			o, _, _ := resolve(e)
 			out.Skipped = append(out.Skipped, Skip{Entry: e, Paper: o.Paper, Reason: reason})
@@ -265,6 +273,8 @@ func Run(cfg Config) (*Atlas, error) {
 			out.Computed = append(out.Computed, rec.Label)
 		}
 	}
+	r.done = len(r.entries)
+	r.progress("atlas complete: %d computed, %d from the cache, %d skipped", len(out.Computed), len(out.Cached), len(out.Skipped))
 	out.Provenance = provenance(start)
 	return out, nil
 }
@@ -277,6 +287,7 @@ type runner struct {
 	testSub  *landscape.Data
 	ev       *landscape.Evaluator
 	forward  landscape.ForwardFn
+	done     int // objectives finished, for Progress
 }
 
 func newRunner(cfg Config) (*runner, error) {
@@ -364,7 +375,7 @@ func dataInfo(s *data.Set) DataInfo {
 
 func (r *runner) progress(format string, args ...any) {
 	if r.cfg.Progress != nil {
-		r.cfg.Progress(fmt.Sprintf(format, args...))
+		r.cfg.Progress(Step{Done: r.done, Total: len(r.entries), Message: fmt.Sprintf(format, args...)})
 	}
 }
 

@@ -108,8 +108,8 @@ func TestAtlas(t *testing.T) {
 	cfg := tiny(t)
 	cfg.CacheDir = t.TempDir()
 	cfg.Objectives = []Entry{{Name: "ce"}, {Name: "dverge"}, {Name: "gce", Params: map[string]float64{"q": 0.5}}}
-	var lines []string
-	cfg.Progress = func(s string) { lines = append(lines, s) }
+	var steps []Step
+	cfg.Progress = func(s Step) { steps = append(steps, s) }
 	a, err := Run(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -126,8 +126,8 @@ func TestAtlas(t *testing.T) {
 	if !slices.Equal(a.Computed, []string{"ce", "gce (q=0.5)"}) || len(a.Cached) != 0 {
 		t.Errorf("computed %v cached %v", a.Computed, a.Cached)
 	}
-	if len(lines) == 0 {
-		t.Error("no progress lines")
+	if len(steps) == 0 || steps[0].Total != 3 || steps[0].Done != 0 || steps[len(steps)-1].Done != 3 {
+		t.Errorf("progress steps %+v, want Done from 0 to Total = 3", steps)
 	}
 	ce := a.Record("ce")
 	checkShapes(t, cfg, ce)

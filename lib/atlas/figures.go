@@ -3,6 +3,7 @@ package atlas
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/losslab/losslab/lib/landscape"
 	"github.com/losslab/losslab/lib/viz"
@@ -71,7 +72,7 @@ func (a *Atlas) Paths() *viz.Figure {
 			for i, p := range g.pairs {
 				curves[i] = p.Loss
 			}
-			s := viz.MeanBand(g.name, r.Alpha, curves)
+			s := viz.MeanBand(g.name, r.Alpha, curves).WithInterval(fmt.Sprintf("mean ± 1 s.d. over %d pairs", len(curves)))
 			for _, v := range append(append([]float64{}, s.Lo...), s.Hi...) {
 				if !math.IsNaN(v) && !math.IsInf(v, 0) {
 					lo, hi = min(lo, v), max(hi, v)
@@ -144,10 +145,10 @@ func (r *Record) Stats(m Metric) (landscape.Stats, error) {
 
 // Scatter plots test accuracy against the metric x, one point per objective with error bars of ±1
 // standard error in both directions (viz.Scatter draws no error bars, so each objective is a cross
-// drawn as a line: its arms are the error bars, its centre the means). The x axis is logarithmic when
-// every bar is positive and the values span more than a factor of 20.
+// drawn as a line: its arms are the error bars, its centre the means). A curvature axis (λ_max, tr H) is
+// logarithmic when every bar is positive and the values span more than a factor of 20.
 func (a *Atlas) Scatter(x Metric) *viz.Figure {
-	title := "test accuracy against " + string(x)
+	title := "accuracy against " + strings.SplitN(string(x), " (", 2)[0]
 	var series []viz.Series
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, r := range a.Records {
@@ -168,9 +169,14 @@ func (a *Atlas) Scatter(x Metric) *viz.Figure {
 	if len(series) == 0 {
 		return viz.Lines(title, string(x), "test accuracy")
 	}
-	f := viz.Lines(title+" (bars: ±1 s.e.)", string(x), "test accuracy", series...)
-	if lo > 0 && hi/lo > 20 {
+	f := viz.Lines(title+" (±1 s.e.)", string(x), "test accuracy", series...)
+	curvature := x == TopEigenvalue || x == HessianTrace
+	switch {
+	case curvature && lo > 0 && hi/lo > 20:
 		f.LogX()
+	case hi > lo:
+		pad := 0.05 * (hi - lo)
+		f.XRange(lo-pad, hi+pad)
 	}
 	return f
 }

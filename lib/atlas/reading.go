@@ -90,7 +90,11 @@ func (a *Atlas) Reading() string {
 		for _, s := range a.Skipped {
 			names = append(names, label(s.Entry))
 		}
-		fmt.Fprintf(&b, " %d were not trained (%s); the table of skipped objectives says why.", len(a.Skipped), strings.Join(names, ", "))
+		verb := "were"
+		if len(names) == 1 {
+			verb = "was"
+		}
+		fmt.Fprintf(&b, " %d %s not trained (%s); the table of skipped objectives says why.", len(a.Skipped), verb, strings.Join(names, ", "))
 	}
 	b.WriteString("\n\n")
 	if n == 0 {

@@ -60,7 +60,7 @@ func fakeAtlas() *Atlas {
 func TestReading(t *testing.T) {
 	text := fakeAtlas().Reading()
 	for _, want := range []string{
-		"compares 4 objectives from 4 papers", "1 were not trained (dverge)",
+		"compares 4 objectives from 4 papers", "1 was not trained (dverge)",
 		"ranges from 0.8 (sharp) to 0.905 (flat)",
 		"leads the second, flatter, by 0.0017", "not told apart",
 		"ECE is lowest for flatter (0.02) and highest for sharp (0.4)",
