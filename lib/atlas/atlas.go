@@ -403,13 +403,18 @@ func label(e Entry) string {
 
 // key hashes everything that decides an entry's record.
 func (r *runner) key(e Entry, params losses.Params) string {
+	// The model's type and exported fields (its layout); its Name when they cannot be encoded.
+	model, err := json.Marshal(r.cfg.Model)
+	if err != nil {
+		model = []byte(r.cfg.Model.Name())
+	}
 	b, err := json.Marshal(struct {
 		Schema int
 		Name   string
 		Params losses.Params
 		Setup  Setup
 		Model  string
-	}{schema, e.Name, params, r.setup, fmt.Sprintf("%T %+v", r.cfg.Model, r.cfg.Model)})
+	}{schema, e.Name, params, r.setup, fmt.Sprintf("%T %s", r.cfg.Model, model)})
 	if err != nil {
 		panic(err) // plain data: cannot fail
 	}

@@ -170,6 +170,16 @@ func TestAtlas(t *testing.T) {
 	if got, want := ce.Independent[0].ErrorBarrier, p.Curves[0].ErrorBarrier.Linear; got != want {
 		t.Errorf("error barrier 0–1: atlas %v, landscape.Interpolate %v", got, want)
 	}
+	// Run 0's top Hessian eigenvalue with the same Lanczos steps and seed.
+	train0 := landscape.FromSet(cfg.Train)
+	train0 = &landscape.Data{Name: train0.Name, Shape: train0.Shape, X: train0.X[:m.Examples*4], Y: train0.Y[:m.Examples]}
+	eig, _, err := landscape.TopEigenvalues(ev, ps[0], train0, 1, landscape.SpectrumOptions{Steps: m.Lanczos, Seed: cfg.Seed + 0xe1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ce.Runs[0].TopEigenvalue; math.Abs(got-eig[0]) > 1e-9*(1+math.Abs(eig[0])) || !(got > 0) {
+		t.Errorf("run 0: atlas λ_max %v, landscape.TopEigenvalues %v", got, eig[0])
+	}
 	// gce's run 2: test cross-entropy and its own loss, directly.
 	gce := Entry{Name: "gce", Params: map[string]float64{"q": 0.5}}
 	res, err := train.Run(cfg.TrainConfig(gce, 2, false))
@@ -288,5 +298,34 @@ func checkShapes(t *testing.T, cfg Config, r *Record) {
 	}
 	if r.Summary.TestAccuracy.N != cfg.Runs || r.Summary.MatchedBarrier.N != cfg.Runs {
 		t.Errorf("%s: summary counts %d, %d", r.Label, r.Summary.TestAccuracy.N, r.Summary.MatchedBarrier.N)
+	}
+}
+
+// TestDiverged: a run that diverges puts its objective among the skipped, with the reason, and leaves no
+// cache file; the other objectives are unaffected.
+func TestDiverged(t *testing.T) {
+	cfg := tiny(t)
+	cfg.CacheDir = t.TempDir()
+	cfg.Objectives = []Entry{{Name: "ce"}, {Name: "mae"}}
+	trainRun = func(c train.Config) (*train.Result, error) {
+		if c.Objective == "mae" {
+			return &train.Result{}, &train.DivergedError{Step: 3, Loss: math.NaN()}
+		}
+		return train.Run(c)
+	}
+	t.Cleanup(func() { trainRun = train.Run })
+	a, err := Run(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Records) != 1 || a.Records[0].Label != "ce" {
+		t.Errorf("records %v, want ce only", labels(a.Records))
+	}
+	if len(a.Skipped) != 1 || a.Skipped[0].Entry.Name != "mae" || a.Skipped[0].Paper != "04-compsum" ||
+		!strings.Contains(a.Skipped[0].Reason, "loss is NaN at step 3") {
+		t.Errorf("skipped %+v, want mae with the divergence", a.Skipped)
+	}
+	if files, _ := filepath.Glob(filepath.Join(cfg.CacheDir, "mae-*")); len(files) != 0 {
+		t.Errorf("a diverged objective left cache files %v", files)
 	}
 }

@@ -174,6 +174,11 @@ func (a *Atlas) Reading() string {
 	}
 	fmt.Fprintf(&b, " Data-order siblings from one initialisation: %s.\n",
 		listOrNone(siblingsConnected, "linearly connected (barrier ≤ %[2]g of the ends' CE) for %[1]s", "no objective's siblings are linearly connected (barrier ≤ %[1]g of the ends' CE)"))
+	for _, r := range a.Records {
+		if r.Notes != "" {
+			fmt.Fprintf(&b, "\n*Caveat, %s:* %s.\n", r.Label, r.Notes)
+		}
+	}
 	return b.String()
 }
 

@@ -58,7 +58,9 @@ func fakeAtlas() *Atlas {
 }
 
 func TestReading(t *testing.T) {
-	text := fakeAtlas().Reading()
+	a := fakeAtlas()
+	a.Records[1].Notes = "trained on clean inputs"
+	text := a.Reading()
 	for _, want := range []string{
 		"compares 4 objectives from 4 papers", "1 was not trained (dverge)",
 		"ranges from 0.8 (sharp) to 0.905 (flat)",
@@ -71,6 +73,7 @@ func TestReading(t *testing.T) {
 		"lowers it for 4 of 4 objectives", "the runs of flat, flatter are linearly connected",
 		// Siblings' barriers are half the matched ones: 0.25, 0.15, 0.025, 0.005 of the ends' CE.
 		"linearly connected (barrier ≤ 0.1 of the ends' CE) for flat, flatter.",
+		"*Caveat, mid:* trained on clean inputs.",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("reading lacks %q:\n%s", want, text)
