@@ -329,3 +329,31 @@ func TestDiverged(t *testing.T) {
 		t.Errorf("a diverged objective left cache files %v", files)
 	}
 }
+
+// TestEveryDefaultObjective runs the whole default list at toy size: each objective is either measured
+// (finite numbers) or skipped for a listed reason, so that a full-size atlas does not stop half-way.
+func TestEveryDefaultObjective(t *testing.T) {
+	cfg := tiny(t)
+	cfg.Steps = 5
+	a, err := Run(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(a.Records)+len(a.Skipped), len(DefaultObjectives()); got != want {
+		t.Fatalf("%d records and skips for %d objectives", got, want)
+	}
+	for _, s := range a.Skipped {
+		if SkipReason(s.Entry.Name) == "" {
+			t.Errorf("%s skipped for a reason outside the table: %s", s.Entry.Name, s.Reason)
+		}
+	}
+	for _, r := range a.Records {
+		for name, v := range map[string]float64{"accuracy": r.Summary.TestAccuracy.Mean, "ECE": r.Summary.ECE.Mean,
+			"barrier": r.Summary.Barrier.Mean, "λ_max": r.Summary.TopEigenvalue.Mean, "objective loss": r.Summary.ObjectiveLoss.Mean} {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				t.Errorf("%s: %s is %v", r.Label, name, v)
+			}
+		}
+	}
+	t.Logf("%d measured, %d skipped", len(a.Records), len(a.Skipped))
+}
