@@ -73,20 +73,22 @@ func Memo[T any](name string, config any, f func() (T, error)) (T, error) {
 	return v, writeMemo(path, key, name, v, start)
 }
 
-// Store saves v under name and config, as Memo does, for a later cell to read with Recall: for a cell
-// that computes unconditionally (it prints or draws as it goes) and hands its results on.
+// Store saves v under name and config for a later cell to read with Recall: for a cell that computes
+// unconditionally (it prints or draws as it goes) and hands its results on. The key is Memo's without
+// the value's type: the reading cell often declares its own type for what it reads (JSON matches fields
+// by name), and a rerun of the storing cell overwrites the file under the same key anyway.
 func Store(name string, config, v any) error {
 	if v == nil {
 		return fmt.Errorf("nb.Store(%q): nil value", name)
 	}
-	path, key, err := memoPathType(name, config, reflect.TypeOf(v))
+	path, key, err := memoPathType(name, config, nil)
 	if err != nil {
 		return err
 	}
 	return writeMemo(path, key, name, v, time.Now())
 }
 
-// Recall reads into ptr (a pointer) the value that Store or Memo saved under name and config. If none
+// Recall reads into ptr (a pointer) the value that Store saved under name and config. If none
 // was saved under this key (the cell that stores it has not run with these settings and this code),
 // the error says which cell to run; it wraps fs.ErrNotExist.
 func Recall(name string, config, ptr any) error {
@@ -94,7 +96,7 @@ func Recall(name string, config, ptr any) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return fmt.Errorf("nb.Recall(%q): want a non-nil pointer, got %T", name, ptr)
 	}
-	path, key, err := memoPathType(name, config, rv.Type().Elem())
+	path, key, err := memoPathType(name, config, nil)
 	if err != nil {
 		return err
 	}
@@ -138,7 +140,7 @@ func memoPath[T any](name string, config any) (string, memoKey, error) {
 	return memoPathType(name, config, reflect.TypeFor[T]())
 }
 
-// memoPathType returns the file of name under config for values of type t, and the key.
+// memoPathType returns the file of name under config for values of type t (nil: any type), and the key.
 func memoPathType(name string, config any, t reflect.Type) (string, memoKey, error) {
 	notebook, value, ok := strings.Cut(name, "/")
 	if !ok || notebook == "" || value == "" || strings.ContainsAny(value, `/\`) || value == "." || value == ".." {

@@ -321,6 +321,11 @@ func TestStoreRecall(t *testing.T) {
 	if err := Recall("01-x/runs", cfg, &got); err != nil {
 		t.Error(err)
 	}
+	// A later cell reads into its own type: fields match by name.
+	var accs []struct{ Acc []float64 }
+	if err := Recall("01-x/runs", cfg, &accs); err != nil || len(accs) != 2 || accs[0].Acc[1] != 0.6 {
+		t.Errorf("Recall into another type: %v, %v", accs, err)
+	}
 	if err := Recall("01-x/runs", memoCfg{Epochs: 3}, &got); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Recall under another config: %v, want not found", err)
 	}
