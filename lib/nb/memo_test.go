@@ -255,6 +255,7 @@ func TestMemoDamagedFile(t *testing.T) {
 		t.Fatalf("files %v", matches)
 	}
 	good, _ := os.ReadFile(matches[0])
+	stderr := captureStderr(t)
 	for i, damaged := range []string{"", "{", string(good[:len(good)/2]), "not json", `{"key":"x","value":[1]}`,
 		strings.Replace(string(good), "[1,2]", `["one",2]`, 1), "null"} {
 		if err := os.WriteFile(matches[0], []byte(damaged), 0o600); err != nil {
@@ -270,6 +271,27 @@ func TestMemoDamagedFile(t *testing.T) {
 	}
 	if _, err := Memo("01-x/d", 1, f); err != nil || *calls != 8 {
 		t.Errorf("the recomputed value was not stored again: %v, %d calls", err, *calls)
+	}
+	log := stderr()
+	if n := strings.Count(log, "is damaged"); n != 7 || !strings.Contains(log, "recomputing 01-x/d") || !strings.Contains(log, "memo: loaded 01-x/d") {
+		t.Errorf("stderr says %d times that the file is damaged, want 7, and that the last call loaded:\n%s", n, log)
+	}
+}
+
+// captureStderr sends os.Stderr to a file until the returned function is called; it returns what was written.
+func captureStderr(t *testing.T) func() string {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stderr
+	os.Stderr = f
+	t.Cleanup(func() { os.Stderr = old })
+	return func() string {
+		os.Stderr = old
+		b, _ := os.ReadFile(f.Name())
+		return string(b)
 	}
 }
 
