@@ -46,8 +46,8 @@ const RecomputeEnv = "LOSSLAB_RECOMPUTE"
 // Memo says so on stderr), it calls f and stores the result atomically (a temporary file renamed into
 // place, so concurrent cells and interrupted runs never leave a half-written file). An error from f is
 // returned and nothing is stored; when storing fails (a full disk, a value JSON cannot hold), Memo
-// returns the computed value together with the error. NaN and ±Inf are stored as the strings "NaN", "+Inf" and "-Inf" and
-// come back exactly; unexported fields are not stored (as with encoding/json).
+// returns the computed value together with the error. NaN and ±Inf are stored as the strings "NaN",
+// "+Inf" and "-Inf" and come back exactly; unexported fields are not stored (as with encoding/json).
 func Memo[T any](name string, config any, f func() (T, error)) (T, error) {
 	var zero T
 	path, key, err := memoPath[T](name, config)

@@ -352,3 +352,38 @@ func TestStoreRecall(t *testing.T) {
 		t.Errorf("Recall under another config: %v, want not found", err)
 	}
 }
+
+// TestCodeVersion: the key's code version is a hash of lib/'s non-test sources, which changes with them.
+func TestCodeVersion(t *testing.T) {
+	if v := codeVersion(); !strings.HasPrefix(v, "lib:") {
+		t.Errorf("codeVersion() = %q, want a hash of lib/'s sources (lib:...)", v)
+	}
+	dir := t.TempDir()
+	write := func(name, text string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a/a.go", "package a")
+	write("b/b.go", "package b")
+	h1, err := sourceHash(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("a/a_test.go", "package a // tests do not count")
+	write("a/notes.md", "neither do other files")
+	if h, _ := sourceHash(dir); h != h1 {
+		t.Errorf("a test file or a non-Go file changed the hash")
+	}
+	write("b/b.go", "package b // edited")
+	if h, _ := sourceHash(dir); h == h1 {
+		t.Errorf("an edited source left the hash unchanged")
+	}
+	if _, err := sourceHash(t.TempDir()); err == nil {
+		t.Errorf("a folder without Go files: no error")
+	}
+}
