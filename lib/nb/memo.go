@@ -39,7 +39,8 @@ const RecomputeEnv = "LOSSLAB_RECOMPUTE"
 //
 // The key does not hold the code of f itself, nor anything f reads that config does not name (a data
 // file, an environment variable): change those and pass the change in config, or set
-// LOSSLAB_RECOMPUTE=1 for one run.
+// LOSSLAB_RECOMPUTE=1 for one run. Storing a value removes what the same name and config stored under
+// another version (type or lib/ sources), so old results do not pile up as the code changes.
 //
 // When a file for the key exists, Memo returns its value without calling f and says on stderr when the
 // value was computed. Otherwise, or when LOSSLAB_RECOMPUTE=1, or when the file cannot be read (damaged:
@@ -159,14 +160,40 @@ func memoPathType(name string, config any, t reflect.Type) (string, memoKey, err
 	if Quick() {
 		mode = "quick"
 	}
+	// The file name holds two hashes: of what the caller asks for (name, size mode, config) and of the
+	// version that answers it (the value's type, lib/'s sources). A store removes the files of other
+	// versions of the same request, so that old results do not pile up as the code changes.
+	key := memoKey{config: cfg, code: code}
+	key.hash = shortHash(name, mode, string(cfg)) + "-" + shortHash(typeLayout(t, map[reflect.Type]bool{}), code)
+	dir := StateDir(notebook)
+	return filepath.Join(dir, fmt.Sprintf("memo-%s-%s.json", value, key.hash)), key, nil
+}
+
+// shortHash is 16 hex digits of the SHA-256 of parts.
+func shortHash(parts ...string) string {
 	h := sha256.New()
-	for _, part := range []string{name, mode, string(cfg), typeLayout(t, map[reflect.Type]bool{}), code} {
+	for _, part := range parts {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}
-	key := memoKey{hash: fmt.Sprintf("%x", h.Sum(nil)[:8]), config: cfg, code: code}
-	dir := StateDir(notebook)
-	return filepath.Join(dir, fmt.Sprintf("memo-%s-%s.json", value, key.hash)), key, nil
+	return fmt.Sprintf("%x", h.Sum(nil)[:8])
+}
+
+// removeOtherVersions removes the files next to path for the same request under other versions.
+func removeOtherVersions(path string) {
+	base := filepath.Base(path)
+	i := strings.LastIndex(base, "-")
+	if i < 0 {
+		return
+	}
+	request := base[:i+1] // "memo-<value>-<request hash>-"
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	for _, e := range entries {
+		n := e.Name()
+		if n != base && len(n) == len(base) && strings.HasPrefix(n, request) && strings.HasSuffix(n, ".json") {
+			_ = os.Remove(filepath.Join(filepath.Dir(path), n))
+		}
+	}
 }
 
 // canonicalJSON encodes v with object keys sorted at every level (encoding/json sorts map keys, and a
@@ -300,5 +327,6 @@ func writeMemo(path string, key memoKey, name string, v any, start time.Time) er
 	if err := atomicfile.Write(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("nb.Memo(%q): %w", name, err)
 	}
+	removeOtherVersions(path)
 	return nil
 }

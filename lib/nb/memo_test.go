@@ -89,14 +89,22 @@ func TestMemoKey(t *testing.T) {
 	t.Setenv(RecomputeEnv, "")
 	f1, n1 := counted(v1{1})
 	f2, n2 := counted(v2{1, 2})
+	_, _ = Memo("01-x/typed", cfg, f1)
+	_, _ = Memo("01-x/typed", cfg, f1)
 	for range 2 {
-		_, _ = Memo("01-x/typed", cfg, f1)
 		if v, _ := Memo("01-x/typed", cfg, f2); v.B != 2 {
 			t.Errorf("v2 read as %+v", v)
 		}
 	}
 	if *n1 != 1 || *n2 != 1 {
 		t.Errorf("changed types: f1 ran %d, f2 %d times, want once each", *n1, *n2)
+	}
+	// The new version's file replaced the old one; files of other configurations stay.
+	if typed, _ := filepath.Glob(filepath.Join(StateDir("01-x"), "memo-typed-*.json")); len(typed) != 1 {
+		t.Errorf("files of the typed value: %v, want only the newest version", typed)
+	}
+	if runs, _ := filepath.Glob(filepath.Join(StateDir("01-x"), "memo-runs-*.json")); len(runs) != 4 {
+		t.Errorf("%d files of the runs value, want 4 (its four configurations)", len(runs))
 	}
 }
 
