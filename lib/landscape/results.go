@@ -56,7 +56,7 @@ func SaveJSON(path string, v any) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return atomicfile.Write(path, append(buf, '\n'), 0o644)
+	return atomicfile.Write(path, append(buf, '\n'), 0o600)
 }
 
 // LoadJSON reads a JSON file written by SaveJSON into v (a pointer).

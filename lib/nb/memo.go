@@ -39,14 +39,16 @@ const RecomputeEnv = "LOSSLAB_RECOMPUTE"
 //
 // The key does not hold the code of f itself, nor anything f reads that config does not name (a data
 // file, an environment variable): change those and pass the change in config, or set
-// LOSSLAB_RECOMPUTE=1 for one run.
+// LOSSLAB_RECOMPUTE=1 for one run. Storing a value removes what the same name and config stored under
+// another version (type or lib/ sources), so old results do not pile up as the code changes.
 //
 // When a file for the key exists, Memo returns its value without calling f and says on stderr when the
 // value was computed. Otherwise, or when LOSSLAB_RECOMPUTE=1, or when the file cannot be read (damaged:
 // Memo says so on stderr), it calls f and stores the result atomically (a temporary file renamed into
 // place, so concurrent cells and interrupted runs never leave a half-written file). An error from f is
-// returned and nothing is stored. NaN and ±Inf are stored as the strings "NaN", "+Inf" and "-Inf" and
-// come back exactly; unexported fields are not stored (as with encoding/json).
+// returned and nothing is stored; when storing fails (a full disk, a value JSON cannot hold), Memo
+// returns the computed value together with the error. NaN and ±Inf are stored as the strings "NaN",
+// "+Inf" and "-Inf" and come back exactly; unexported fields are not stored (as with encoding/json).
 func Memo[T any](name string, config any, f func() (T, error)) (T, error) {
 	var zero T
 	path, key, err := memoPath[T](name, config)
@@ -73,20 +75,22 @@ func Memo[T any](name string, config any, f func() (T, error)) (T, error) {
 	return v, writeMemo(path, key, name, v, start)
 }
 
-// Store saves v under name and config, as Memo does, for a later cell to read with Recall: for a cell
-// that computes unconditionally (it prints or draws as it goes) and hands its results on.
+// Store saves v under name and config for a later cell to read with Recall: for a cell that computes
+// unconditionally (it prints or draws as it goes) and hands its results on. The key is Memo's without
+// the value's type: the reading cell often declares its own type for what it reads (JSON matches fields
+// by name), and a rerun of the storing cell overwrites the file under the same key anyway.
 func Store(name string, config, v any) error {
 	if v == nil {
 		return fmt.Errorf("nb.Store(%q): nil value", name)
 	}
-	path, key, err := memoPathType(name, config, reflect.TypeOf(v))
+	path, key, err := memoPathType(name, config, nil)
 	if err != nil {
 		return err
 	}
 	return writeMemo(path, key, name, v, time.Now())
 }
 
-// Recall reads into ptr (a pointer) the value that Store or Memo saved under name and config. If none
+// Recall reads into ptr (a pointer) the value that Store saved under name and config. If none
 // was saved under this key (the cell that stores it has not run with these settings and this code),
 // the error says which cell to run; it wraps fs.ErrNotExist.
 func Recall(name string, config, ptr any) error {
@@ -94,7 +98,7 @@ func Recall(name string, config, ptr any) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return fmt.Errorf("nb.Recall(%q): want a non-nil pointer, got %T", name, ptr)
 	}
-	path, key, err := memoPathType(name, config, rv.Type().Elem())
+	path, key, err := memoPathType(name, config, nil)
 	if err != nil {
 		return err
 	}
@@ -138,7 +142,7 @@ func memoPath[T any](name string, config any) (string, memoKey, error) {
 	return memoPathType(name, config, reflect.TypeFor[T]())
 }
 
-// memoPathType returns the file of name under config for values of type t, and the key.
+// memoPathType returns the file of name under config for values of type t (nil: any type), and the key.
 func memoPathType(name string, config any, t reflect.Type) (string, memoKey, error) {
 	notebook, value, ok := strings.Cut(name, "/")
 	if !ok || notebook == "" || value == "" || strings.ContainsAny(value, `/\`) || value == "." || value == ".." {
@@ -156,14 +160,40 @@ func memoPathType(name string, config any, t reflect.Type) (string, memoKey, err
 	if Quick() {
 		mode = "quick"
 	}
+	// The file name holds two hashes: of what the caller asks for (name, size mode, config) and of the
+	// version that answers it (the value's type, lib/'s sources). A store removes the files of other
+	// versions of the same request, so that old results do not pile up as the code changes.
+	key := memoKey{config: cfg, code: code}
+	key.hash = shortHash(name, mode, string(cfg)) + "-" + shortHash(typeLayout(t, map[reflect.Type]bool{}), code)
+	dir := StateDir(notebook)
+	return filepath.Join(dir, fmt.Sprintf("memo-%s-%s.json", value, key.hash)), key, nil
+}
+
+// shortHash is 16 hex digits of the SHA-256 of parts.
+func shortHash(parts ...string) string {
 	h := sha256.New()
-	for _, part := range []string{name, mode, string(cfg), typeLayout(t, map[reflect.Type]bool{}), code} {
+	for _, part := range parts {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}
-	key := memoKey{hash: fmt.Sprintf("%x", h.Sum(nil)[:8]), config: cfg, code: code}
-	dir := StateDir(notebook)
-	return filepath.Join(dir, fmt.Sprintf("memo-%s-%s.json", value, key.hash)), key, nil
+	return fmt.Sprintf("%x", h.Sum(nil)[:8])
+}
+
+// removeOtherVersions removes the files next to path for the same request under other versions.
+func removeOtherVersions(path string) {
+	base := filepath.Base(path)
+	i := strings.LastIndex(base, "-")
+	if i < 0 {
+		return
+	}
+	request := base[:i+1] // "memo-<value>-<request hash>-"
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	for _, e := range entries {
+		n := e.Name()
+		if n != base && len(n) == len(base) && strings.HasPrefix(n, request) && strings.HasSuffix(n, ".json") {
+			_ = os.Remove(filepath.Join(filepath.Dir(path), n))
+		}
+	}
 }
 
 // canonicalJSON encodes v with object keys sorted at every level (encoding/json sorts map keys, and a
@@ -297,5 +327,6 @@ func writeMemo(path string, key memoKey, name string, v any, start time.Time) er
 	if err := atomicfile.Write(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("nb.Memo(%q): %w", name, err)
 	}
+	removeOtherVersions(path)
 	return nil
 }

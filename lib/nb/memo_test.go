@@ -89,14 +89,22 @@ func TestMemoKey(t *testing.T) {
 	t.Setenv(RecomputeEnv, "")
 	f1, n1 := counted(v1{1})
 	f2, n2 := counted(v2{1, 2})
+	_, _ = Memo("01-x/typed", cfg, f1)
+	_, _ = Memo("01-x/typed", cfg, f1)
 	for range 2 {
-		_, _ = Memo("01-x/typed", cfg, f1)
 		if v, _ := Memo("01-x/typed", cfg, f2); v.B != 2 {
 			t.Errorf("v2 read as %+v", v)
 		}
 	}
 	if *n1 != 1 || *n2 != 1 {
 		t.Errorf("changed types: f1 ran %d, f2 %d times, want once each", *n1, *n2)
+	}
+	// The new version's file replaced the old one; files of other configurations stay.
+	if typed, _ := filepath.Glob(filepath.Join(StateDir("01-x"), "memo-typed-*.json")); len(typed) != 1 {
+		t.Errorf("files of the typed value: %v, want only the newest version", typed)
+	}
+	if runs, _ := filepath.Glob(filepath.Join(StateDir("01-x"), "memo-runs-*.json")); len(runs) != 4 {
+		t.Errorf("%d files of the runs value, want 4 (its four configurations)", len(runs))
 	}
 }
 
@@ -255,6 +263,7 @@ func TestMemoDamagedFile(t *testing.T) {
 		t.Fatalf("files %v", matches)
 	}
 	good, _ := os.ReadFile(matches[0])
+	stderr := captureStderr(t)
 	for i, damaged := range []string{"", "{", string(good[:len(good)/2]), "not json", `{"key":"x","value":[1]}`,
 		strings.Replace(string(good), "[1,2]", `["one",2]`, 1), "null"} {
 		if err := os.WriteFile(matches[0], []byte(damaged), 0o600); err != nil {
@@ -270,6 +279,27 @@ func TestMemoDamagedFile(t *testing.T) {
 	}
 	if _, err := Memo("01-x/d", 1, f); err != nil || *calls != 8 {
 		t.Errorf("the recomputed value was not stored again: %v, %d calls", err, *calls)
+	}
+	log := stderr()
+	if n := strings.Count(log, "is damaged"); n != 7 || !strings.Contains(log, "recomputing 01-x/d") || !strings.Contains(log, "memo: loaded 01-x/d") {
+		t.Errorf("stderr says %d times that the file is damaged, want 7, and that the last call loaded:\n%s", n, log)
+	}
+}
+
+// captureStderr sends os.Stderr to a file until the returned function is called; it returns what was written.
+func captureStderr(t *testing.T) func() string {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stderr
+	os.Stderr = f
+	t.Cleanup(func() { os.Stderr = old })
+	return func() string {
+		os.Stderr = old
+		b, _ := os.ReadFile(f.Name())
+		return string(b)
 	}
 }
 
@@ -321,7 +351,47 @@ func TestStoreRecall(t *testing.T) {
 	if err := Recall("01-x/runs", cfg, &got); err != nil {
 		t.Error(err)
 	}
+	// A later cell reads into its own type: fields match by name.
+	var accs []struct{ Acc []float64 }
+	if err := Recall("01-x/runs", cfg, &accs); err != nil || len(accs) != 2 || accs[0].Acc[1] != 0.6 {
+		t.Errorf("Recall into another type: %v, %v", accs, err)
+	}
 	if err := Recall("01-x/runs", memoCfg{Epochs: 3}, &got); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Recall under another config: %v, want not found", err)
+	}
+}
+
+// TestCodeVersion: the key's code version is a hash of lib/'s non-test sources, which changes with them.
+func TestCodeVersion(t *testing.T) {
+	if v := codeVersion(); !strings.HasPrefix(v, "lib:") {
+		t.Errorf("codeVersion() = %q, want a hash of lib/'s sources (lib:...)", v)
+	}
+	dir := t.TempDir()
+	write := func(name, text string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a/a.go", "package a")
+	write("b/b.go", "package b")
+	h1, err := sourceHash(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("a/a_test.go", "package a // tests do not count")
+	write("a/notes.md", "neither do other files")
+	if h, _ := sourceHash(dir); h != h1 {
+		t.Errorf("a test file or a non-Go file changed the hash")
+	}
+	write("b/b.go", "package b // edited")
+	if h, _ := sourceHash(dir); h == h1 {
+		t.Errorf("an edited source left the hash unchanged")
+	}
+	if _, err := sourceHash(t.TempDir()); err == nil {
+		t.Errorf("a folder without Go files: no error")
 	}
 }

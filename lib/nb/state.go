@@ -13,7 +13,8 @@ import (
 // StateDir returns the folder where a notebook keeps what its cells hand to later cells (results as
 // JSON, checkpoints of trained models), in this user's private folder of the system's temporary
 // folder (see StateRoot). Each GoNB cell runs as a separate program, so notebooks that train once and
-// analyse in later cells need such a place.
+// analyse in later cells need such a place. For values, Memo, Store and Recall do the keying, encoding
+// and atomic writing; StateDir is for other files (checkpoints, caches written by a library).
 //
 // The folder's name holds the notebook's name, the size mode and a hash of config: everything that
 // decides what the cached results are (sizes, seeds, hyperparameters, the model's layout). Change any
