@@ -42,6 +42,7 @@ func Doctor(w io.Writer, p Paths) int {
 	}
 	check(isExecutable(filepath.Join(p.Bin, "go")), "go wrapper", filepath.Join(p.Bin, "go"), fixInstall)
 	check(isExecutable(filepath.Join(GuardDir(p), "gopls")), "gopls guard", filepath.Join(GuardDir(p), "gopls"), fixInstall)
+	check(isExecutable(filepath.Join(p.Bin, RelayName)), "kernel relay", filepath.Join(p.Bin, RelayName), fixInstall)
 	if goCmd != "" {
 		if stamp, err := toolsStamp(p, goCmd); err == nil {
 			old, _ := os.ReadFile(filepath.Join(p.Bin, ".tools-stamp"))

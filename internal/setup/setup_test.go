@@ -84,7 +84,7 @@ func TestKernelSpecAndWrapper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if spec.DisplayName != "Go (LossLab)" || spec.Argv[0] != filepath.Join(p.Bin, "gonb") {
+	if spec.DisplayName != "Go (LossLab)" || spec.Argv[0] != filepath.Join(p.Bin, RelayName) {
 		t.Errorf("unexpected spec %+v", spec)
 	}
 	if path := filepath.SplitList(spec.Env["PATH"]); path[0] != GuardDir(p) || path[1] != p.Bin {
