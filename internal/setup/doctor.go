@@ -58,8 +58,16 @@ func Doctor(w io.Writer, p Paths) int {
 		check(false, "kernelspec", fmt.Sprintf("%q not installed in %s", KernelName, p.KernelSpec), fixInstall)
 	} else {
 		repoOK := spec.Env["LOSSLAB_REPO"] == p.Repo
-		detail := fmt.Sprintf("%q (%s) → %s, cells see %s, GOFLAGS=%q", KernelName, spec.DisplayName, spec.Argv[0], spec.Env["LOSSLAB_REPO"], spec.Env["GOFLAGS"])
-		check(repoOK, "kernelspec", detail, "it points at another checkout; "+fixInstall+" here to switch")
+		detail := fmt.Sprintf("%q (%s) → %s, cells see %s, GOFLAGS=%q", KernelName, spec.DisplayName, strings.Join(spec.Argv, " "), spec.Env["LOSSLAB_REPO"], spec.Env["GOFLAGS"])
+		relay := filepath.Join(p.Bin, RelayName)
+		switch {
+		case !repoOK:
+			check(false, "kernelspec", detail, "it points at another checkout; "+fixInstall+" here to switch")
+		case len(spec.Argv) == 0 || spec.Argv[0] != relay:
+			check(false, "kernelspec", detail, "it starts the kernel without the relay "+relay+", so failed cells are reported \"ok\"; "+fixInstall)
+		default:
+			check(true, "kernelspec", detail, "")
+		}
 	}
 	plotly := PlotlyDir(p)
 	_, err = os.Stat(plotly)
