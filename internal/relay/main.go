@@ -214,9 +214,11 @@ func serve(ctx context.Context, front, back connection, logger *log.Logger) erro
 	}
 
 	r := &relay{
-		key: []byte(front.Key), relayID: []byte(relayID), session: newID(), log: logger,
+		key: []byte(front.Key), relayID: []byte(relayID), log: logger,
 		clientShell: lockedSink(shell), clientIOPub: lockedSink(iopub), gonbShell: lockedSink(gShell),
 	}
+	session := newID()
+	r.session.Store(&session)
 	pipes := []struct {
 		from   zmq4.Socket
 		handle func([][]byte)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log"
 	"sync"
+	"sync/atomic"
 )
 
 // sink sends one multipart message on a socket.
@@ -19,9 +20,9 @@ type send struct {
 // relay holds what the relay knows of the conversation between Jupyter and GoNB. Its methods are
 // called from one goroutine per incoming socket; they decide under mu and send after unlocking.
 type relay struct {
-	key     []byte // the connection file's signing key
-	relayID []byte // the identity of the relay's sockets towards GoNB
-	session string // the session of the messages the relay makes: GoNB's once one is seen
+	key     []byte                 // the connection file's signing key
+	relayID []byte                 // the identity of the relay's sockets towards GoNB
+	session atomic.Pointer[string] // the session of the messages the relay makes: GoNB's once one is seen
 	log     *log.Logger
 
 	clientShell, clientIOPub, gonbShell sink
@@ -51,6 +52,13 @@ func newCell(m *message, h header) *cell {
 	}
 	_ = json.Unmarshal(m.content, &content)
 	return &cell{id: h.MsgID, request: m, stopOnError: content.StopOnError == nil || *content.StopOnError}
+}
+
+func (r *relay) sessionID() string {
+	if s := r.session.Load(); s != nil {
+		return *s
+	}
+	return ""
 }
 
 func (r *relay) deliver(out []send) {
@@ -140,7 +148,7 @@ func (r *relay) fromGoNBIOPub(frames [][]byte) {
 		if c.held != nil {
 			c.failure = c.scan.cellError(c.heldText)
 			c.held = nil
-			if e, err := newMessage([][]byte{[]byte("error")}, c.request.header, r.session, "error", c.failure); err == nil {
+			if e, err := newMessage([][]byte{[]byte("error")}, c.request.header, r.sessionID(), "error", c.failure); err == nil {
 				out = append(out, send{r.clientIOPub, e.frames(r.key)})
 			}
 		}
@@ -241,7 +249,7 @@ func (r *relay) answer(m *message, replyType string, content any) []send {
 		{r.clientShell, m.ids, replyType, content},
 		{r.clientIOPub, [][]byte{[]byte("status")}, "status", map[string]any{"execution_state": "idle"}},
 	} {
-		msg, err := newMessage(step.ids, m.header, r.session, step.msgType, step.content)
+		msg, err := newMessage(step.ids, m.header, r.sessionID(), step.msgType, step.content)
 		if err != nil {
 			r.log.Printf("making a %s: %v", step.msgType, err)
 			continue
@@ -269,9 +277,7 @@ func (r *relay) parse(frames [][]byte, socket string, check bool) (*message, hea
 		return nil, header{}, false
 	}
 	if !check && h.Session != "" {
-		r.mu.Lock()
-		r.session = h.Session
-		r.mu.Unlock()
+		r.session.Store(&h.Session)
 	}
 	return m, h, true
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -14,6 +15,7 @@ var testKey = []byte("test-key")
 // "SOCKET TYPE CONTENT".
 type fakeRelay struct {
 	*relay
+	mu   sync.Mutex
 	sent []string
 	raw  map[string][][]byte // the last frames sent per socket
 }
@@ -30,12 +32,14 @@ func newFakeRelay(t *testing.T) *fakeRelay {
 				t.Errorf("%s: sent a message with a wrong signature", name)
 			}
 			h, _ := m.readHeader()
+			f.mu.Lock()
+			defer f.mu.Unlock()
 			f.sent = append(f.sent, name+" "+h.MsgType+" "+string(m.content))
 			f.raw[name] = frames
 			return nil
 		}
 	}
-	f.relay = &relay{key: testKey, relayID: []byte("relay"), session: "s", log: log.New(io.Discard, "", 0),
+	f.relay = &relay{key: testKey, relayID: []byte("relay"), log: log.New(io.Discard, "", 0),
 		clientShell: record("client-shell"), clientIOPub: record("client-iopub"), gonbShell: record("gonb-shell")}
 	return f
 }
@@ -194,5 +198,45 @@ func TestIsCompleteAnswered(t *testing.T) {
 	f.fromClientShell(frames)
 	if len(f.sent) != 0 {
 		t.Errorf("answered a message signed with another key: %q", f.sent)
+	}
+}
+
+// The reply and the idle status of a cell arrive on two sockets, read by two goroutines: whichever
+// comes first, the reply is sent once, after the error output of a failed program, and the next cell
+// starts. Run with -race.
+func TestReplyAndIdleRace(t *testing.T) {
+	f := newFakeRelay(t)
+	gonb := []string{"relay", "client"}
+	for i := range 200 {
+		req, h := msg(t, []string{"client"}, nil, "execute_request", map[string]any{"code": "x", "stop_on_error": false})
+		f.fromClientShell(req)
+		status := "ok"
+		if i%2 == 1 {
+			f.fromGoNBIOPub(first(msg(t, gonb, h, "stream", map[string]any{"name": "stderr", "text": "exit status 1\n"})))
+		}
+		reply, _ := msg(t, gonb[1:], h, "execute_reply", map[string]any{"status": status, "execution_count": i})
+		idle, _ := msg(t, gonb, h, "status", map[string]any{"execution_state": "idle"})
+		var wg sync.WaitGroup
+		wg.Go(func() { f.fromGoNBShell(reply) })
+		wg.Go(func() { f.fromGoNBIOPub(idle) })
+		wg.Wait()
+		if f.cell != nil {
+			t.Fatalf("cell %d: the relay still waits for it", i)
+		}
+	}
+	replies, errors, failed := 0, 0, 0
+	for _, s := range f.sent {
+		switch {
+		case strings.HasPrefix(s, "client-shell execute_reply"):
+			replies++
+			if strings.Contains(s, `"status":"error"`) {
+				failed++
+			}
+		case strings.HasPrefix(s, "client-iopub error"):
+			errors++
+		}
+	}
+	if replies != 200 || errors != 100 || failed != 100 {
+		t.Errorf("%d replies (%d errors), %d error outputs; want 200 (100), 100", replies, failed, errors)
 	}
 }
