@@ -136,8 +136,16 @@ print(KernelSpecManager().get_kernel_spec("losslab").resource_dir)`).Output()
 	tmp := t.TempDir()
 	mark := filepath.Join(tmp, "first-start-failed")
 	script := filepath.Join(tmp, "flaky.sh")
-	// The first start exits at once; later ones run the real kernel.
-	body := fmt.Sprintf("#!/bin/sh\nif [ ! -e %q ]; then : > %q; exit 1; fi\nexec %q --kernel \"$1\"\n", mark, mark, argv[0])
+	// The first start exits at once; later ones run the real kernel, as its kernelspec starts it.
+	var run []string
+	for _, a := range argv {
+		if a == "{connection_file}" {
+			run = append(run, `"$1"`)
+		} else {
+			run = append(run, fmt.Sprintf("%q", a))
+		}
+	}
+	body := fmt.Sprintf("#!/bin/sh\nif [ ! -e %q ]; then : > %q; exit 1; fi\nexec %s\n", mark, mark, strings.Join(run, " "))
 	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}
