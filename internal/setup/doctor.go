@@ -57,17 +57,9 @@ func Doctor(w io.Writer, p Paths) int {
 	if spec, err := ReadKernelSpec(p); err != nil {
 		check(false, "kernelspec", fmt.Sprintf("%q not installed in %s", KernelName, p.KernelSpec), fixInstall)
 	} else {
-		repoOK := spec.Env["LOSSLAB_REPO"] == p.Repo
 		detail := fmt.Sprintf("%q (%s) → %s, cells see %s, GOFLAGS=%q", KernelName, spec.DisplayName, strings.Join(spec.Argv, " "), spec.Env["LOSSLAB_REPO"], spec.Env["GOFLAGS"])
-		relay := filepath.Join(p.Bin, RelayName)
-		switch {
-		case !repoOK:
-			check(false, "kernelspec", detail, "it points at another checkout; "+fixInstall+" here to switch")
-		case len(spec.Argv) == 0 || spec.Argv[0] != relay:
-			check(false, "kernelspec", detail, "it starts the kernel without the relay "+relay+", so failed cells are reported \"ok\"; "+fixInstall)
-		default:
-			check(true, "kernelspec", detail, "")
-		}
+		problem := KernelSpecProblem(p, spec)
+		check(problem == "", "kernelspec", detail, problem)
 	}
 	plotly := PlotlyDir(p)
 	_, err = os.Stat(plotly)
@@ -94,4 +86,18 @@ func Doctor(w io.Writer, p Paths) int {
 		fmt.Fprintf(w, "%d problem(s) found\n", problems)
 	}
 	return problems
+}
+
+// KernelSpecProblem says what is wrong with an installed kernelspec, with what to do, or returns "": it
+// must point at this checkout and start the relay (internal/relay), not GoNB directly.
+func KernelSpecProblem(p Paths, spec *KernelSpec) string {
+	const fixInstall = "run: go run ./kernel install"
+	relay := filepath.Join(p.Bin, RelayName)
+	switch {
+	case spec.Env["LOSSLAB_REPO"] != p.Repo:
+		return "it points at another checkout; " + fixInstall + " here to switch"
+	case len(spec.Argv) == 0 || spec.Argv[0] != relay:
+		return "it starts the kernel without the relay " + relay + ", so failed cells are reported \"ok\"; " + fixInstall
+	}
+	return ""
 }
