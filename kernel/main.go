@@ -21,7 +21,7 @@ import (
 const usage = `usage: go run ./kernel <command> [flags]
 
 commands:
-  install   build GoNB, goimports and gopls (versions pinned in go.mod), install what is missing
+  install   build GoNB, goimports and gopls (versions pinned in go.mod) and the kernel's relay, install what is missing
             (Jupyter and Fashion-MNIST from Debian packages when root or sudo is available, plotly.js from npm,
             JupyterLab 3.6 built with npm and webpack, the PJRT CPU plugin when online) and the "losslab" kernelspec
   doctor    print what is installed and what to do about anything missing

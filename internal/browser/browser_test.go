@@ -381,7 +381,8 @@ func copyNotebooks(t *testing.T, repo, dst string, names []string) []string {
 // TestNotebooksInLab (lab_test.go) does the same in JupyterLab, and more.
 //
 // A negative control (testdata/bad.ipynb: a LossLab error box with a panic, then a compile error) runs
-// first in the same page, so that a check that cannot fail would show up.
+// first in the same page, so that a check that cannot fail would show up; Run All must stop at the panic
+// (the kernel's relay reports it as an error and aborts the cells queued behind it).
 //
 // LOSSLAB_BROWSER_TIMEOUT (a Go duration, default 3m) bounds each notebook.
 func TestNotebooksInBrowser(t *testing.T) {
@@ -478,10 +479,13 @@ func browserSuite(t *testing.T, fe frontEnd, names, testdata []string, run runne
 		for _, want := range []struct {
 			cell int
 			kind string
-		}{{1, "losslab-error"}, {1, "panic"}, {2, "compile error"}} {
+		}{{1, "losslab-error"}, {1, "panic"}, {1, "error output"}} {
 			if !found(want.cell, want.kind) {
 				t.Errorf("negative control: the page checks missed the %s in cell %d (reported: %q)", want.kind, cells[want.cell].Index, cells[want.cell].Errors)
 			}
+		}
+		if c := cells[2]; c.Prompt != nil || len(c.Errors) > 0 {
+			t.Errorf("negative control: Run All went on past the failed cell: cell %d ran (prompt %v, %q)", c.Index, c.Prompt, c.Errors)
 		}
 	})
 	for i, name := range append(names, testdata...) {

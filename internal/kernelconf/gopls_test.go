@@ -43,7 +43,7 @@ func TestKilledKernelLeavesNoGopls(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, step := range []func(io.Writer, setup.Paths, string) error{setup.WriteGoWrapper, setup.WriteGoplsGuard, setup.InstallKernelSpec} {
+	for _, step := range []func(io.Writer, setup.Paths, string) error{setup.WriteGoWrapper, setup.WriteGoplsGuard, setup.WriteRelay, setup.InstallKernelSpec} {
 		if err := step(io.Discard, p, goCmd); err != nil {
 			t.Fatal(err)
 		}

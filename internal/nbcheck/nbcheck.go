@@ -1,7 +1,7 @@
 // Package nbcheck runs notebooks headless through the `losslab` kernel (Debian's nbconvert) and checks
-// what they printed. GoNB reports a cell whose program panicked or exited non-zero with status "ok", so a
-// clean execution is not enough: the outputs are read for errors, panics and exit statuses, and a
-// notebook must show at least one picture.
+// what they printed. The kernel's relay (internal/relay) reports a cell whose program panicked or exited
+// non-zero as an error; stock GoNB said "ok", so the outputs are read for errors, panics and exit statuses
+// as well, and a notebook must show at least one picture.
 package nbcheck
 
 import (

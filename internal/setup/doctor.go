@@ -42,6 +42,7 @@ func Doctor(w io.Writer, p Paths) int {
 	}
 	check(isExecutable(filepath.Join(p.Bin, "go")), "go wrapper", filepath.Join(p.Bin, "go"), fixInstall)
 	check(isExecutable(filepath.Join(GuardDir(p), "gopls")), "gopls guard", filepath.Join(GuardDir(p), "gopls"), fixInstall)
+	check(isExecutable(filepath.Join(p.Bin, RelayName)), "kernel relay", filepath.Join(p.Bin, RelayName), fixInstall)
 	if goCmd != "" {
 		if stamp, err := toolsStamp(p, goCmd); err == nil {
 			old, _ := os.ReadFile(filepath.Join(p.Bin, ".tools-stamp"))
@@ -57,9 +58,9 @@ func Doctor(w io.Writer, p Paths) int {
 	if spec, err := ReadKernelSpec(p); err != nil {
 		check(false, "kernelspec", fmt.Sprintf("%q not installed in %s", KernelName, p.KernelSpec), fixInstall)
 	} else {
-		repoOK := spec.Env["LOSSLAB_REPO"] == p.Repo
-		detail := fmt.Sprintf("%q (%s) → %s, cells see %s, GOFLAGS=%q", KernelName, spec.DisplayName, spec.Argv[0], spec.Env["LOSSLAB_REPO"], spec.Env["GOFLAGS"])
-		check(repoOK, "kernelspec", detail, "it points at another checkout; "+fixInstall+" here to switch")
+		detail := fmt.Sprintf("%q (%s) → %s, cells see %s, GOFLAGS=%q", KernelName, spec.DisplayName, strings.Join(spec.Argv, " "), spec.Env["LOSSLAB_REPO"], spec.Env["GOFLAGS"])
+		problem := KernelSpecProblem(p, spec)
+		check(problem == "", "kernelspec", detail, problem)
 		cellFlags = spec.Env["GOFLAGS"]
 	}
 	plotly := PlotlyDir(p)
@@ -89,4 +90,18 @@ func Doctor(w io.Writer, p Paths) int {
 		fmt.Fprintf(w, "%d problem(s) found\n", problems)
 	}
 	return problems
+}
+
+// KernelSpecProblem says what is wrong with an installed kernelspec, with what to do, or returns "": it
+// must point at this checkout and start the relay (internal/relay), not GoNB directly.
+func KernelSpecProblem(p Paths, spec *KernelSpec) string {
+	const fixInstall = "run: go run ./kernel install"
+	relay := filepath.Join(p.Bin, RelayName)
+	switch {
+	case spec.Env["LOSSLAB_REPO"] != p.Repo:
+		return "it points at another checkout; " + fixInstall + " here to switch"
+	case len(spec.Argv) == 0 || spec.Argv[0] != relay:
+		return "it starts the kernel without the relay " + relay + ", so failed cells are reported \"ok\"; " + fixInstall
+	}
+	return ""
 }

@@ -51,6 +51,9 @@ func Install(w io.Writer, p Paths, opts Options) error {
 	if err := WriteGoplsGuard(w, p, goCmd); err != nil {
 		return err
 	}
+	if err := WriteRelay(w, p, goCmd); err != nil {
+		return err
+	}
 	if !opts.NoSystem {
 		ensureNpm(w)
 	}

@@ -257,13 +257,32 @@ func GuardDir(p Paths) string { return filepath.Join(p.Bin, "guard") }
 // WriteGoplsGuard builds internal/goplsguard into GuardDir(p)/gopls, when its source or Go changed since
 // the last build: a gopls that ends with its kernel, even a killed one.
 func WriteGoplsGuard(w io.Writer, p Paths, goCmd string) error {
-	src := filepath.Join(p.Repo, "internal", "goplsguard")
+	dir := GuardDir(p)
+	return buildHelper(w, p, goCmd, "gopls guard", "goplsguard", filepath.Join(dir, "gopls"), filepath.Join(dir, ".stamp"), "gopls ends with its kernel")
+}
+
+// RelayName is the name in p.Bin of the kernel's relay, the program the kernelspec starts.
+const RelayName = "gonb-relay"
+
+// WriteRelay builds internal/relay into p.Bin/RelayName, when its source or Go changed since the last
+// build: the kernel that starts GoNB behind it and reports failed cells as errors.
+func WriteRelay(w io.Writer, p Paths, goCmd string) error {
+	return buildHelper(w, p, goCmd, "kernel relay", "relay", filepath.Join(p.Bin, RelayName), filepath.Join(p.Bin, ".relay-stamp"), "GoNB behind it, failed cells reported as errors")
+}
+
+// buildHelper builds the command in internal/<dir> into bin, unless the file stampPath says it was built
+// from the same source (non-test files) with the same Go.
+func buildHelper(w io.Writer, p Paths, goCmd, what, dir, bin, stampPath, purpose string) error {
+	src := filepath.Join(p.Repo, "internal", dir)
 	entries, err := os.ReadDir(src)
 	if err != nil {
 		return err
 	}
 	h := sha256.New()
 	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), "_test.go") {
+			continue
+		}
 		data, err := os.ReadFile(filepath.Join(src, e.Name()))
 		if err != nil {
 			return err
@@ -277,16 +296,14 @@ func WriteGoplsGuard(w io.Writer, p Paths, goCmd string) error {
 	}
 	h.Write(version)
 	stamp := hex.EncodeToString(h.Sum(nil))
-	dir := GuardDir(p)
-	bin, stampPath := filepath.Join(dir, "gopls"), filepath.Join(dir, ".stamp")
 	if old, err := os.ReadFile(stampPath); err == nil && string(old) == stamp && isExecutable(bin) {
-		Step(w, true, "gopls guard", bin+" up to date")
+		Step(w, true, what, bin+" up to date")
 		return nil
 	}
-	if err := buildStamped(p, goCmd, "the gopls guard", []string{"build", "-o", bin, "./internal/goplsguard"}, stampPath, stamp); err != nil {
+	if err := buildStamped(p, goCmd, "the "+what, []string{"build", "-o", bin, "./internal/" + dir}, stampPath, stamp); err != nil {
 		return err
 	}
-	Step(w, true, "gopls guard", "built "+bin+" (gopls ends with its kernel)")
+	Step(w, true, what, "built "+bin+" ("+purpose+")")
 	return nil
 }
 
@@ -309,7 +326,8 @@ func GoFlags() string {
 	return "-tags=noxla"
 }
 
-// MakeKernelSpec builds the kernelspec for the paths.
+// MakeKernelSpec builds the kernelspec for the paths. The kernel is the relay (internal/relay), which
+// starts p.Bin/gonb behind it.
 func MakeKernelSpec(p Paths, goCmd string) KernelSpec {
 	path := []string{GuardDir(p), p.Bin, filepath.Dir(goCmd)}
 	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
@@ -336,7 +354,7 @@ func MakeKernelSpec(p Paths, goCmd string) KernelSpec {
 		}
 	}
 	return KernelSpec{
-		Argv:          []string{filepath.Join(p.Bin, "gonb"), "--kernel", "{connection_file}"},
+		Argv:          []string{filepath.Join(p.Bin, RelayName), "{connection_file}"},
 		DisplayName:   KernelDisplayName,
 		Language:      "go",
 		InterruptMode: "message",

@@ -84,8 +84,22 @@ func TestKernelSpecAndWrapper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if spec.DisplayName != "Go (LossLab)" || spec.Argv[0] != filepath.Join(p.Bin, "gonb") {
+	if spec.DisplayName != "Go (LossLab)" || spec.Argv[0] != filepath.Join(p.Bin, RelayName) {
 		t.Errorf("unexpected spec %+v", spec)
+	}
+	if problem := KernelSpecProblem(p, spec); problem != "" {
+		t.Errorf("doctor finds a problem with the spec install wrote: %s", problem)
+	}
+	// A kernelspec written before the relay (GoNB started directly) or for another checkout is a problem.
+	old := *spec
+	old.Argv = []string{filepath.Join(p.Bin, "gonb"), "--kernel", "{connection_file}"}
+	if problem := KernelSpecProblem(p, &old); !strings.Contains(problem, "without the relay") {
+		t.Errorf("a kernelspec starting GoNB directly: problem %q", problem)
+	}
+	other := *spec
+	other.Env = map[string]string{"LOSSLAB_REPO": "/elsewhere"}
+	if problem := KernelSpecProblem(p, &other); !strings.Contains(problem, "another checkout") {
+		t.Errorf("a kernelspec of another checkout: problem %q", problem)
 	}
 	if path := filepath.SplitList(spec.Env["PATH"]); path[0] != GuardDir(p) || path[1] != p.Bin {
 		t.Errorf("PATH must start with %s and %s, got %s", GuardDir(p), p.Bin, spec.Env["PATH"])
