@@ -294,10 +294,10 @@ func TestSuSanaCombine(t *testing.T) {
 
 // The different-class term's max_ij E_ij is a full reduction in the reference code, so with exact ties
 // its gradient is shared equally among the tied entries. Two class-0 points and two class-1 points on
-// a rectangle tie four entries at distance 3 (the pairs a–c and b–d, each seen from both ends): the
+// a parallelogram tie four entries at distance 3 (the pairs a–c and b–d, each seen from both ends): the
 // gradient must be that of the function whose max is the mean of those four entries (held fixed as
 // the tied set), by finite differences in float64; sending it all to the first entry differs. Away from
-// ties (the rectangle sheared) the gradient is the finite difference of the reference itself.
+// ties (the parallelogram sheared) the gradient is the finite difference of the reference itself.
 func TestSuSanaICNNTiedMaxGradient(t *testing.T) {
 	toRows := func(in map[string]Arr) ([][]float64, []int) {
 		x := make([][]float64, in["features"].Shape[0])
@@ -312,23 +312,26 @@ func TestSuSanaICNNTiedMaxGradient(t *testing.T) {
 		"features": Mat([]float64{0, 0}, []float64{0.25, 1.25}, []float64{3, 0}, []float64{3.25, 1.25}),
 		"labels":   Vec(0, 0, 1, 1),
 	}
-	x0, y0 := toRows(tied)
-	var ties [][2]int // the tied set at the unperturbed points
-	refICNNWith(x0, y0, 4, 0, func(e map[[2]int]float64) float64 {
-		m := 0.0
-		for _, d := range e {
-			m = math.Max(m, d)
-		}
-		for ij, d := range e {
-			if d == m {
-				ties = append(ties, ij)
+	tiedSet := func(in map[string]Arr, k, ipc int) (ties [][2]int) { // the entries equal to max E
+		x0, y0 := toRows(in)
+		refICNNWith(x0, y0, k, ipc, func(e map[[2]int]float64) float64 {
+			m := 0.0
+			for _, d := range e {
+				m = math.Max(m, d)
 			}
-		}
-		return m
-	})
-	sort.Slice(ties, func(a, b int) bool {
-		return ties[a][0] < ties[b][0] || ties[a][0] == ties[b][0] && ties[a][1] < ties[b][1]
-	})
+			for ij, d := range e {
+				if d == m {
+					ties = append(ties, ij)
+				}
+			}
+			return m
+		})
+		sort.Slice(ties, func(a, b int) bool {
+			return ties[a][0] < ties[b][0] || ties[a][0] == ties[b][0] && ties[a][1] < ties[b][1]
+		})
+		return ties
+	}
+	ties := tiedSet(tied, 4, 0)
 	if len(ties) != 4 || ties[0] != [2]int{0, 2} || ties[1] != [2]int{1, 3} {
 		t.Fatalf("tied entries of max E: %v, want (0,2), (1,3), (2,0), (3,1)", ties)
 	}
@@ -362,11 +365,26 @@ func TestSuSanaICNNTiedMaxGradient(t *testing.T) {
 			t.Errorf("d loss/d x[%d] = %.8g: even split %.8g, first entry %.8g", i, g[i], even[i], first[i])
 		}
 	}
-	// Without ties: shear the rectangle so that a–c is the single largest entry.
+	// Without ties: shear the parallelogram so that a–c is the single largest entry.
 	sheared := map[string]Arr{
 		"features": Mat([]float64{0, 0}, []float64{0.25, 1.25}, []float64{3.1, 0}, []float64{3.25, 1.25}),
 		"labels":   Vec(0, 0, 1, 1),
 	}
 	CheckObjective(t, "icnn", sheared, nil, refICNNLoss)
 	CheckObjective(t, "icnn", susanaBatch(), Params{"k": 3, "ipc": 5}, refICNNLoss)
+	// The six-point worked example (two columns of three, 5 apart) ties the three horizontal pairs: the
+	// even split keeps its mirror symmetry, ∂/∂x of the top and bottom points equal.
+	six := map[string]Arr{
+		"features": Mat([]float64{0, 0}, []float64{0, 1}, []float64{0, 2}, []float64{5, 0}, []float64{5, 1}, []float64{5, 2}),
+		"labels":   Vec(0, 0, 0, 1, 1, 1),
+	}
+	sixTies := tiedSet(six, 4, 3)
+	if len(sixTies) != 6 {
+		t.Fatalf("six points: tied entries of max E %v, want the 3 horizontal pairs from both ends", sixTies)
+	}
+	CheckObjectiveGrad(t, "icnn", six, Params{"ipc": 3}, refICNNLoss, over(sixTies))
+	g6 := EvalArr(t, "icnn", six, Params{"ipc": 3}, 64).Grad["features"]
+	if math.Abs(g6[0]-g6[4]) > 1e-12 || math.Abs(g6[6]-g6[10]) > 1e-12 {
+		t.Errorf("six points: ∂/∂x of the mirror-image points differ: %g vs %g, %g vs %g", g6[0], g6[4], g6[6], g6[10])
+	}
 }
