@@ -95,14 +95,19 @@ func roundHalfEven(v *Node) *Node {
 }
 
 // InitScale searches a b-bit quantiser's initial step size (and offset, for the asymmetric form) for
-// values x, as in the reference's first-batch initialisation: for candidates shrink factors
-// f_i = 1 - 0.01·i (i < candidates; the reference uses 80, and 5 for symmetric per-channel), it takes
+// values x, as the official code of Xu et al. (arXiv:2308.07650; module/base_lsq.py) does on the first
+// batch. For candidates shrink factors f_i = 1 - 0.01·i (i < candidates; the reference uses 80, and 5 for
+// symmetric per-channel) it takes the range [lo, hi] shrunk by f,
 //
-//	symmetric:  s = f·max|x| / Q_P,  β = 0
-//	asymmetric: s = f·(max x - min x)/(Q_P - Q_N),  β = f·min x - Q_N·s
+//	symmetric:  [lo, hi] = [-f·max|x|, f·max|x|] (signed) or [0, f·max|x|] (unsigned),  β = 0
+//	asymmetric: [lo, hi] = [f·min x, f·max x],  β = lo - Q_N·s
+//	            s = (hi - lo)/(Q_P - Q_N)
 //
-// (our reading of "shrink factors of the max/min range") and returns the pair minimising
-// mean |x - x̂|^2.4 of the quantised values (plain float64, no gradient).
+// so a signed symmetric step is 2·f·max|x|/(Q_P - Q_N), and returns the pair minimising the mean
+// |x - x̂|^2.4 of the values quantised with that s and β (as the reference scores them: without the 1e-6
+// of the forward pass; the first strictly best candidate wins). For unsigned (non-negative) inputs the
+// reference then sets the asymmetric offset to -1e-9 whatever the candidate's β, and so does InitScale.
+// For per-channel ranges call it on each output channel's values. Plain float64, no gradient.
 func InitScale(x []float64, bits int, signed, symmetric bool, candidates int) (scale, offset float64, err error) {
 	if len(x) == 0 || candidates < 1 || candidates > 100 {
 		return 0, 0, fmt.Errorf("eqnet.InitScale: need values and 1..100 candidates, got %d values, %d candidates", len(x), candidates)
@@ -118,34 +123,45 @@ func InitScale(x []float64, bits int, signed, symmetric bool, candidates int) (s
 	best := math.Inf(1)
 	for i := range candidates {
 		f := 1 - 0.01*float64(i)
-		var s, b float64
+		rlo, rhi := f*lo, f*hi
 		if symmetric {
-			s = f * amax / qp
-		} else {
-			s = f * (hi - lo) / (qp - qn)
-			b = f*lo - qn*s
+			rlo, rhi = -f*amax, f*amax
+			if !signed {
+				rlo = 0
+			}
+		}
+		s := (rhi - rlo) / (qp - qn)
+		var b float64
+		if !symmetric {
+			b = rlo - qn*s
 		}
 		if s <= 0 {
 			s = 1 // all-zero input: any step quantises it exactly
 		}
 		e := 0.0
 		for _, v := range x {
-			e += math.Pow(math.Abs(v-QuantizeValue(v, s, b, bits, signed)), 2.4)
+			e += math.Pow(math.Abs(v-fakeQuant(v, s, b, qn, qp)), 2.4)
 		}
 		if e /= float64(len(x)); e < best {
 			best, scale, offset = e, s, b
 		}
 	}
+	if !symmetric && !signed {
+		offset = -1e-9
+	}
 	return scale, offset, nil
+}
+
+// fakeQuant is clip((x - β)/s, Q_N, Q_P) rounded half to even, times s, plus β.
+func fakeQuant(x, s, b, qn, qp float64) float64 {
+	return math.RoundToEven(math.Min(math.Max((x-b)/s, qn), qp))*s + b
 }
 
 // QuantizeValue is Quantize's forward value for one float64 (sign-preserving form), for use
 // outside graphs: clip((x - β)/(s + 1e-6), Q_N, Q_P) rounded half to even, times (s + 1e-6), plus β.
 func QuantizeValue(x, scale, offset float64, bits int, signed bool) float64 {
 	qn, qp := Range(bits, signed)
-	s := scale + eps
-	v := math.Min(math.Max((x-offset)/s, qn), qp)
-	return math.RoundToEven(v)*s + offset
+	return fakeQuant(x, scale+eps, offset, qn, qp)
 }
 
 // QuantizeRange is Quantize with the integer range [Q_N, Q_P] and the LSQ gradient scale g given as

@@ -1,6 +1,7 @@
 package eqnet
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -156,12 +157,14 @@ func TestEQQuantizer(t *testing.T) {
 	for _, v := range xs {
 		amax = math.Max(amax, math.Abs(v))
 	}
-	if errOf(sc, off) > errOf(amax/3, 0) || off != 0 || sc >= amax/3 {
-		t.Errorf("init search: s=%g β=%g error %g, unshrunk error %g", sc, off, errOf(sc, off), errOf(amax/3, 0))
+	unshrunk := 2 * amax / 7 // 2·max|x|/(Q_P - Q_N) at 3 bits
+	if errOf(sc, off) > errOf(unshrunk, 0) || off != 0 || sc >= unshrunk {
+		t.Errorf("init search: s=%g β=%g error %g, unshrunk error %g", sc, off, errOf(sc, off), errOf(unshrunk, 0))
 	}
+	// Non-negative inputs: the reference's asymmetric offset is -1e-9 (not 0).
 	sc, off, err = InitScale([]float64{0, 1, 2, 3}, 2, false, false, 80)
-	if err != nil || math.Abs(sc-1) > 1e-12 || off != 0 {
-		t.Errorf("init search on {0,1,2,3}, 2-bit unsigned asymmetric: s=%g β=%g (%v), want 1, 0", sc, off, err)
+	if err != nil || math.Abs(sc-1) > 1e-12 || off != -1e-9 {
+		t.Errorf("init search on {0,1,2,3}, 2-bit unsigned asymmetric: s=%g β=%g (%v), want 1, -1e-9", sc, off, err)
 	}
 	if _, _, err := InitScale(nil, 2, true, true, 80); err == nil {
 		t.Error("empty input accepted")
@@ -239,5 +242,104 @@ func TestEQQuantizeRangeBadInput(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "must be scalars") {
 		t.Errorf("a [2] Q_N: got error %v, want one saying the range must be scalars", err)
+	}
+}
+
+// officialInit is a plain float64 port of the reference's first-batch search for one tensor (or one
+// output channel): shrink factors f = 1 - 0.01·i, i < candidates, a symmetric candidate range
+// [-f·max|x|, f·max|x|] (signed) or [0, f·max|x|] (unsigned), an asymmetric one [f·min x, f·max x], each
+// quantised as scale = (hi - lo)/(Q_P - Q_N), β = lo - scale·Q_N (0 for symmetric), without the 1e-6 of
+// the forward pass, and scored by mean |x - x̂|^2.4; the first strictly best candidate wins. For
+// unsigned (non-negative) inputs the asymmetric offset returned is -1e-9.
+func officialInit(x []float64, bits int, signed, symmetric bool, candidates int) (scale, offset float64) {
+	qn, qp := -math.Ldexp(1, bits-1), math.Ldexp(1, bits-1)-1
+	if !signed {
+		qn, qp = 0, math.Ldexp(1, bits)-1
+	}
+	xmax, xmin, amax := math.Inf(-1), math.Inf(1), 0.0
+	for _, v := range x {
+		xmax, xmin, amax = math.Max(xmax, v), math.Min(xmin, v), math.Max(amax, math.Abs(v))
+	}
+	best := math.Inf(1)
+	for i := range candidates {
+		f := 1 - float64(i)*0.01
+		var lo, hi float64
+		switch {
+		case symmetric && signed:
+			lo, hi = -f*amax, f*amax
+		case symmetric:
+			lo, hi = 0, f*amax
+		default:
+			lo, hi = f*xmin, f*xmax
+		}
+		s := (hi - lo) / (qp - qn)
+		b := 0.0
+		if !symmetric {
+			b = lo - s*qn
+		}
+		score := 0.0
+		for _, v := range x {
+			q := math.RoundToEven(math.Min(math.Max((v-b)/s, qn), qp))*s + b
+			score += math.Pow(math.Abs(v-q), 2.4)
+		}
+		if score /= float64(len(x)); score < best {
+			best, scale, offset = score, s, b
+		}
+	}
+	if !symmetric && !signed {
+		offset = -1e-9
+	}
+	return scale, offset
+}
+
+// InitScale matches the reference's initial step size and offset, per layer (80 candidates) and per
+// output channel (each row on its own; 5 candidates for symmetric, 80 for asymmetric), for signed
+// weights and non-negative activations at 2, 3, 4 and 8 bits.
+func TestInitScaleMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(27, 2308))
+	const rows, cols = 4, 300
+	w := make([][]float64, rows) // weights: signed, rows of different spread and skew
+	var layer []float64
+	for r := range w {
+		w[r] = make([]float64, cols)
+		for i := range w[r] {
+			w[r][i] = 0.05*float64(r+1)*rng.NormFloat64() + 0.01*float64(r)
+		}
+		layer = append(layer, w[r]...)
+	}
+	act := make([]float64, 2000) // post-ReLU activations: non-negative, many exact zeros
+	for i := range act {
+		act[i] = math.Max(0, rng.NormFloat64())
+	}
+	pos := make([]float64, 500) // strictly positive inputs
+	for i := range pos {
+		pos[i] = 0.2 + rng.ExpFloat64()
+	}
+	check := func(what string, x []float64, bits int, signed, symmetric bool, candidates int) {
+		t.Helper()
+		s, b, err := InitScale(x, bits, signed, symmetric, candidates)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		ws, wb := officialInit(x, bits, signed, symmetric, candidates)
+		if math.Abs(s-ws) > 1e-12*ws || math.Abs(b-wb) > 1e-15+1e-12*math.Abs(wb) {
+			t.Errorf("%s, %d bits: s = %.9g, β = %.3g; reference s = %.9g, β = %.3g", what, bits, s, b, ws, wb)
+		}
+	}
+	for _, bits := range []int{2, 3, 4, 8} {
+		check("weights, symmetric per layer", layer, bits, true, true, 80)
+		check("weights, asymmetric per layer", layer, bits, true, false, 80)
+		for r := range w {
+			check(fmt.Sprintf("weights row %d, symmetric per channel", r), w[r], bits, true, true, 5)
+			check(fmt.Sprintf("weights row %d, asymmetric per channel", r), w[r], bits, true, false, 80)
+		}
+		check("post-ReLU activations, symmetric", act, bits, false, true, 80)
+		check("post-ReLU activations, asymmetric", act, bits, false, false, 80)
+		check("positive activations, asymmetric", pos, bits, false, false, 80)
+	}
+	// The worked case: symmetric per channel at 2 bits on {-1, 1} has one candidate, the range itself:
+	// s = 2·max|x|/(Q_P - Q_N) = 2/3, which puts ±1 on the grid {-2, -1, 0, 1}·s only after clipping.
+	if s, _, _ := InitScale([]float64{-1, 1}, 2, true, true, 1); math.Abs(s-2.0/3) > 1e-15 {
+		t.Errorf("2-bit symmetric step of {-1, 1}: %g, want 2/3", s)
 	}
 }

@@ -118,7 +118,10 @@ func ProtoTripletLoss(queries, prototypes, queryClasses, classMask *Node, margin
 func ICNNLoss(x, labels *Node, k, ipc int) *Node { return Neg(Log(ICNNScore(x, labels, k, ipc))) }
 
 // ICNNScore returns the inter- and intra-class nearest-neighbour score S ∈ [0,1] of points x [n,D] with
-// labels [n] (n >= 3), with distances D_ij = sqrt(‖x_i - x_j‖² + 1e-6). Following the reference code:
+// labels [n] (n >= 3), with distances D_ij = sqrt(‖x_i - x_j‖² + 1e-6), of Mendez-Ruiz et al., "SuSana
+// Distancia is all you need: Enforcing class separability in metric learning via two novel
+// distance-based loss functions for few-shot image classification", arXiv 2305.09062. Following the
+// authors' code (maumruiz/FSL-Loss, algorithms/icnn_loss.py):
 //
 //  1. if k + 2 >= n then k = n - 2; ipc = 0 means k + 1. Each point's neighbours are its ipc nearest
 //     other points (the point itself is always the first of the ipc + 1 nearest and is dropped; ties
@@ -131,10 +134,14 @@ func ICNNLoss(x, labels *Node, k, ipc int) *Node { return Neg(Log(ICNNScore(x, l
 //     λ_dc = |Σ_i e_i / (#{i: Σ_t dc_it > 0} + 1e-7) + o|, o = -1 if no point has a dc neighbour.
 //  4. λ = (λ_sc + λ_dc)/2;  γ = (1/n) Σ_i Σ_{t≤k'} sc_it / k if k + 2 < n, else 1;  S = (λ + γ)/2.
 //
-// Sums over t ≤ k' run over the first k' neighbours. The neighbour order comes from pairwise rank
-// comparisons (O(n³) booleans, no sort op); it is not differentiated, while the distances are. The ε in
-// D makes a distance of exactly 0 impossible, so the reference's "zero distance to another class is no
-// neighbour" edge case cannot arise here (duplicate points of another class count as neighbours).
+// Sums over t ≤ k' run over the first k' neighbours. At exact ties the two maxima pass on their
+// gradients as the reference code's do: the row maximum max_t N_it is a max over an axis, whose gradient
+// goes to one entry (the first); max_it E_it is a full reduction, whose gradient is shared equally among
+// the tied entries (E_ij = E_ji, the same distance seen from both points, get half each when tied alone).
+// The neighbour order comes from pairwise rank comparisons (O(n³) booleans, no sort op); it is not
+// differentiated, while the distances are. The ε in D makes a distance of exactly 0 impossible, so the reference's "zero
+// distance to another class is no neighbour" edge case cannot arise here (duplicate points of another
+// class count as neighbours).
 func ICNNScore(x, labels *Node, k, ipc int) *Node {
 	lamSc, lamDc, gamma := icnnTerms(x, labels, k, ipc)
 	return MulScalar(Add(MulScalar(Add(lamSc, lamDc), 0.5), gamma), 0.5)
@@ -189,7 +196,7 @@ func icnnTerms(x, labels *Node, k, ipc int) (lamSc, lamDc, gamma *Node) {
 	lamSc = OneMinus(Div(ReduceSum(mi), AddScalar(nSc, 1e-7)))
 	// Different-class term.
 	eMat := Mul(dist, dcK)
-	eMat = Div(eMat, AddScalar(argMaxSelect(Reshape(eMat, n*n)), 1e-7))
+	eMat = Div(eMat, AddScalar(maxSharedGrad(eMat), 1e-7))
 	dcSum := ReduceSum(dcK, -1)
 	ei := Div(ReduceSum(eMat, -1), AddScalar(dcSum, 1e-7))
 	nDc := ReduceSum(ConvertDType(GreaterThan(dcSum, ZerosLike(dcSum)), dtype))
@@ -203,11 +210,22 @@ func icnnTerms(x, labels *Node, k, ipc int) (lamSc, lamDc, gamma *Node) {
 }
 
 // argMaxSelect returns the max over the last axis, with its gradient sent to one maximal entry only (the
-// first; chosen with a detached ArgMax and a one-hot product). GoMLX's ReduceMax gradient goes to every
-// tied entry, which double-counts ties such as E_ij = E_ji (the same distance seen from both points).
+// first; chosen with a detached ArgMax and a one-hot product), as PyTorch's max over an axis sends it to
+// the index it returns. GoMLX's ReduceMax gradient goes in full to every tied entry.
 func argMaxSelect(x *Node) *Node {
 	sel := StopGradient(OneHot(ArgMax(x, -1), x.Shape().Dimensions[x.Rank()-1], x.DType()))
 	return ReduceSum(Mul(x, sel), -1)
+}
+
+// maxSharedGrad returns the maximum of all entries of x, with its gradient shared equally among the
+// entries equal to it, as the gradient of PyTorch's full max-reduction (x.max()) is, which the reference
+// code uses here. Its value is the maximum itself: m + (s - stopgrad(s)) with m the detached maximum and s
+// the mean of the tied entries.
+func maxSharedGrad(x *Node) *Node {
+	m := StopGradient(ReduceAllMax(x))
+	tied := StopGradient(ConvertDType(Equal(x, m), x.DType()))
+	s := ReduceAllSum(Mul(x, Div(tied, ReduceAllSum(tied))))
+	return Add(m, Sub(s, StopGradient(s)))
 }
 
 // SuSanaCombine returns the paper's total loss, the average (not the sum) of the chosen terms, e.g.

@@ -59,7 +59,12 @@ func refProtoTriplet(in map[string]Arr, p Params) (float64, []float64) {
 }
 
 // refICNN is a float64 port of the spec's description of the reference code (with sorting).
-func refICNN(x [][]float64, y []int, k, ipc int) float64 {
+func refICNN(x [][]float64, y []int, k, ipc int) float64 { return refICNNWith(x, y, k, ipc, nil) }
+
+// refICNNWith is refICNN with the maximum of the different-class term, max_ij E_ij, replaced by
+// eMax(E) when eMax is not nil; E maps each pair (i, j) with j among i's first k' neighbours and of
+// another class to D_ij.
+func refICNNWith(x [][]float64, y []int, k, ipc int, eMax func(e map[[2]int]float64) float64) float64 {
 	n := len(x)
 	if k+2 >= n {
 		k = n - 2
@@ -73,6 +78,7 @@ func refICNN(x [][]float64, y []int, k, ipc int) float64 {
 		d  float64
 		sc bool
 	}
+	e := map[[2]int]float64{}
 	rows := make([][]nb, n)
 	maxE := 0.0
 	for i := range n {
@@ -86,11 +92,15 @@ func refICNN(x [][]float64, y []int, k, ipc int) float64 {
 		for _, j := range idx[:ipc] {
 			rows[i] = append(rows[i], nb{refEpsDist(x[i], x[j]), y[j] == y[i]})
 		}
-		for _, c := range rows[i][:kp] {
+		for t, c := range rows[i][:kp] {
 			if !c.sc {
 				maxE = math.Max(maxE, c.d)
+				e[[2]int{i, idx[t]}] = c.d
 			}
 		}
+	}
+	if eMax != nil {
+		maxE = eMax(e)
 	}
 	gammaSum := 0.0
 	for i := range n {
@@ -279,5 +289,102 @@ func TestSuSanaCombine(t *testing.T) {
 	}
 	if math.Abs(out[1][0]-ce) > 1e-12 || math.Abs(out[0][0]-(ce+0.8333333333333334)/2) > 1e-6 {
 		t.Errorf("combined %g (CE %g), want (CE + L_PT)/2 = %g", out[0][0], out[1][0], (ce+0.833333)/2)
+	}
+}
+
+// The different-class term's max_ij E_ij is a full reduction in the reference code, so with exact ties
+// its gradient is shared equally among the tied entries. Two class-0 points and two class-1 points on
+// a parallelogram tie four entries at distance 3 (the pairs a–c and b–d, each seen from both ends): the
+// gradient must be that of the function whose max is the mean of those four entries (held fixed as
+// the tied set), by finite differences in float64; sending it all to the first entry differs. Away from
+// ties (the parallelogram sheared) the gradient is the finite difference of the reference itself.
+func TestSuSanaICNNTiedMaxGradient(t *testing.T) {
+	toRows := func(in map[string]Arr) ([][]float64, []int) {
+		x := make([][]float64, in["features"].Shape[0])
+		y := make([]int, len(x))
+		for i := range x {
+			x[i], y[i] = in["features"].Row(i), in["labels"].Int(i)
+		}
+		return x, y
+	}
+	// a, b (class 0) and c, d (class 1) on a parallelogram: a–c and b–d are 3 apart, b–c and a–d farther.
+	tied := map[string]Arr{
+		"features": Mat([]float64{0, 0}, []float64{0.25, 1.25}, []float64{3, 0}, []float64{3.25, 1.25}),
+		"labels":   Vec(0, 0, 1, 1),
+	}
+	tiedSet := func(in map[string]Arr, k, ipc int) (ties [][2]int) { // the entries equal to max E
+		x0, y0 := toRows(in)
+		refICNNWith(x0, y0, k, ipc, func(e map[[2]int]float64) float64 {
+			m := 0.0
+			for _, d := range e {
+				m = math.Max(m, d)
+			}
+			for ij, d := range e {
+				if d == m {
+					ties = append(ties, ij)
+				}
+			}
+			return m
+		})
+		sort.Slice(ties, func(a, b int) bool {
+			return ties[a][0] < ties[b][0] || ties[a][0] == ties[b][0] && ties[a][1] < ties[b][1]
+		})
+		return ties
+	}
+	ties := tiedSet(tied, 4, 0)
+	if len(ties) != 4 || ties[0] != [2]int{0, 2} || ties[1] != [2]int{1, 3} {
+		t.Fatalf("tied entries of max E: %v, want (0,2), (1,3), (2,0), (3,1)", ties)
+	}
+	over := func(set [][2]int) RefFn {
+		return func(in map[string]Arr, p Params) (float64, []float64) {
+			x, y := toRows(in)
+			return -math.Log(refICNNWith(x, y, int(p["k"]), int(p["ipc"]), func(e map[[2]int]float64) float64 {
+				m := 0.0
+				for _, ij := range set {
+					m += e[ij] / float64(len(set))
+				}
+				return m
+			})), nil
+		}
+	}
+	CheckObjectiveGrad(t, "icnn", tied, nil, refICNNLoss, over(ties))
+	// The split matters: all of it to one tied pair is another gradient.
+	g := EvalArr(t, "icnn", tied, nil, 64).Grad["features"]
+	rp := Params{"k": 4, "ipc": 0}
+	first := FiniteDiff(tied, "features", func(m map[string]Arr) float64 { l, _ := over(ties[:1])(m, rp); return l })
+	even := FiniteDiff(tied, "features", func(m map[string]Arr) float64 { l, _ := over(ties)(m, rp); return l })
+	diff := 0.0
+	for i := range first {
+		diff = math.Max(diff, math.Abs(first[i]-even[i]))
+	}
+	if diff < 1e-3 {
+		t.Fatalf("even split and first-entry gradients agree (max diff %g): the tie does not test anything", diff)
+	}
+	for i := range g {
+		if math.Abs(g[i]-even[i]) > 1e-6 {
+			t.Errorf("d loss/d x[%d] = %.8g: even split %.8g, first entry %.8g", i, g[i], even[i], first[i])
+		}
+	}
+	// Without ties: shear the parallelogram so that a–c is the single largest entry.
+	sheared := map[string]Arr{
+		"features": Mat([]float64{0, 0}, []float64{0.25, 1.25}, []float64{3.1, 0}, []float64{3.25, 1.25}),
+		"labels":   Vec(0, 0, 1, 1),
+	}
+	CheckObjective(t, "icnn", sheared, nil, refICNNLoss)
+	CheckObjective(t, "icnn", susanaBatch(), Params{"k": 3, "ipc": 5}, refICNNLoss)
+	// The six-point worked example (two columns of three, 5 apart) ties the three horizontal pairs: the
+	// even split keeps its mirror symmetry, ∂/∂x of the top and bottom points equal.
+	six := map[string]Arr{
+		"features": Mat([]float64{0, 0}, []float64{0, 1}, []float64{0, 2}, []float64{5, 0}, []float64{5, 1}, []float64{5, 2}),
+		"labels":   Vec(0, 0, 0, 1, 1, 1),
+	}
+	sixTies := tiedSet(six, 4, 3)
+	if len(sixTies) != 6 {
+		t.Fatalf("six points: tied entries of max E %v, want the 3 horizontal pairs from both ends", sixTies)
+	}
+	CheckObjectiveGrad(t, "icnn", six, Params{"ipc": 3}, refICNNLoss, over(sixTies))
+	g6 := EvalArr(t, "icnn", six, Params{"ipc": 3}, 64).Grad["features"]
+	if math.Abs(g6[0]-g6[4]) > 1e-12 || math.Abs(g6[6]-g6[10]) > 1e-12 {
+		t.Errorf("six points: ∂/∂x of the mirror-image points differ: %g vs %g, %g vs %g", g6[0], g6[4], g6[6], g6[10])
 	}
 }
