@@ -63,6 +63,15 @@ def fashion_train():
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
+def fashion_test():
+    """Test images standardised with the training set's mean and std, as LossLab does."""
+    train = idx("train-images-idx3-ubyte").reshape(-1, 784).astype(np.float32) / 255
+    x = idx("t10k-images-idx3-ubyte").reshape(-1, 784).astype(np.float32) / 255
+    x = (x - train.mean()) / train.std()
+    y = idx("t10k-labels-idx1-ubyte").astype(np.int64)
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
 def mlp():
     return torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256), torch.nn.ReLU(),
                                torch.nn.Linear(256, 10))
@@ -225,27 +234,104 @@ def lmc_workload(fx, sizes):
     return {"examples": len(fx.y), "alpha": 21, "refine": "LossLab's rule, re-implemented"}, run
 
 
+def power_iteration(params, x, y, iters):
+    """iters power-iteration steps on exact Hessian-vector products of the mean cross-entropy (double
+    backward, Pearlmutter's trick) from a seeded start; returns the last Rayleigh quotient vᵀHv."""
+    gen = torch.Generator().manual_seed(7)
+    v = [torch.randn(p.shape, generator=gen) for p in params]
+    n = math.sqrt(sum((t * t).sum().item() for t in v))
+    v = [t / n for t in v]
+    grads = torch.autograd.grad(F.cross_entropy(mlp_forward(params, x), y), params, create_graph=True)
+    lam = 0.0
+    for _ in range(iters):
+        hv = torch.autograd.grad(grads, params, grad_outputs=v, retain_graph=True)
+        lam = sum((a * b).sum().item() for a, b in zip(v, hv))
+        n = math.sqrt(sum((t * t).sum().item() for t in hv))
+        v = [t / n for t in hv]
+    return lam
+
+
 def hessian_workload(fx, sizes):
-    """Power iteration with exact Hessian-vector products (double backward, Pearlmutter's trick)."""
+    """Power iteration with exact Hessian-vector products."""
     params = [p.clone().requires_grad_(True) for p in fx.params(fx.sets["a"])]
     iters = sizes["hessian_iters"]
 
     def run():
-        gen = torch.Generator().manual_seed(7)
-        v = [torch.randn(p.shape, generator=gen) for p in params]
-        n = math.sqrt(sum((t * t).sum().item() for t in v))
-        v = [t / n for t in v]
-        loss = F.cross_entropy(mlp_forward(params, fx.x), fx.y)
-        grads = torch.autograd.grad(loss, params, create_graph=True)
-        lam = 0.0
-        for _ in range(iters):
-            hv = torch.autograd.grad(grads, params, grad_outputs=v, retain_graph=True)
-            lam = sum((a * b).sum().item() for a, b in zip(v, hv))
-            n = math.sqrt(sum((t * t).sum().item() for t in hv))
-            v = [t / n for t in hv]
-        return iters, lam
+        return iters, power_iteration(params, fx.x, fx.y, iters)
 
     return {"examples": len(fx.y), "iterations": iters, "hvp": "double backward (exact)"}, run
+
+
+# The atlas workload's sizes: bench/worker.go's atlasSizes, which they must equal.
+ATLAS_SIZES = dict(runs=3, hidden=128, steps=800, batch=128, train=10000, test=2000, alpha=11, path_examples=2000,
+                   power_iters=20, hessian_examples=1000)
+ATLAS_QUICK = dict(runs=3, hidden=32, steps=20, batch=64, train=1000, test=500, alpha=5, path_examples=500,
+                   power_iters=3, hessian_examples=200)
+
+
+def gce(logits, y, q=0.7):
+    """Generalized cross-entropy (1 - p_y^q)/q as lib/losses computes it: -expm1(q·log p_y)/q, batch mean."""
+    lp = F.log_softmax(logits, 1).gather(1, y[:, None])[:, 0]
+    return (-torch.expm1(q * lp) / q).mean()
+
+
+def atlas_workload(sz):
+    """Per objective (ce, gce): sz["runs"] MLPs trained (Adam 1e-3, the loss and batch accuracy read back each
+    step, as train.Run does), their test accuracy, the linear CE barrier between runs 0 and 1 at sz["alpha"]
+    points, and run 0's top Hessian eigenvalue by sz["power_iters"] power-iteration steps (exact
+    Hessian-vector products)."""
+    xtr, ytr = fashion_train()
+    xtr, ytr = xtr[:sz["train"]], ytr[:sz["train"]]
+    xte, yte = fashion_test()
+    xte, yte = xte[:sz["test"]], yte[:sz["test"]]
+    xp, yp = xte[:sz["path_examples"]], yte[:sz["path_examples"]]
+    xh, yh = xtr[:sz["hessian_examples"]], ytr[:sz["hessian_examples"]]
+    h, batch = sz["hidden"], sz["batch"]
+    losses = {"ce": F.cross_entropy, "gce": gce}
+
+    def train_one(loss_fn, seed):
+        torch.manual_seed(seed)
+        model = torch.nn.Sequential(torch.nn.Linear(784, h), torch.nn.ReLU(), torch.nn.Linear(h, h), torch.nn.ReLU(),
+                                    torch.nn.Linear(h, 10))
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        g = torch.Generator().manual_seed(1000 + seed)
+        perm, pos = torch.randperm(len(ytr), generator=g), 0
+        for _ in range(sz["steps"]):
+            if pos + batch > len(ytr):
+                perm, pos = torch.randperm(len(ytr), generator=g), 0
+            i = perm[pos:pos + batch]
+            pos += batch
+            opt.zero_grad(set_to_none=True)
+            logits = model(xtr[i])
+            loss = loss_fn(logits, ytr[i])
+            acc = (logits.argmax(1) == ytr[i]).float().mean()
+            loss.backward()
+            opt.step()
+            _ = loss.item(), acc.item()
+        return [p.detach() for p in model.parameters()]
+
+    def accuracy(params):
+        with torch.no_grad():
+            right = 0
+            for i in range(0, len(yte), 1000):
+                right += (mlp_forward(params, xte[i:i + 1000]).argmax(1) == yte[i:i + 1000]).sum().item()
+        return right / len(yte)
+
+    def objective(name):
+        runs = [train_one(losses[name], seed) for seed in range(1, sz["runs"] + 1)]
+        acc = sum(accuracy(p) for p in runs) / len(runs)
+        alpha = [i / (sz["alpha"] - 1) for i in range(sz["alpha"])]
+        path = [eval_point([(1 - a) * pa + a * pb for pa, pb in zip(runs[0], runs[1])], xp, yp)[0] for a in alpha]
+        barrier = max(barriers_gap(alpha, path))
+        lam = power_iteration([p.clone().requires_grad_(True) for p in runs[0]], xh, yh, sz["power_iters"])
+        return acc, barrier, lam
+
+    def run():
+        accs = [objective(name)[0] for name in losses]
+        return 3600 * len(losses), sum(accs) / len(accs)
+
+    return {"objectives": list(losses), "model": f"mlp-{h}-{h}-10", "sizes": sz, "optimizer": "adam 1e-3",
+            "hvp": "double backward (exact)", "check": "mean test accuracy over the objectives' runs"}, run
 
 
 def pgd_workload(sizes):
@@ -307,6 +393,8 @@ def main():
             info, run = hessian_workload(Fixture(args.fixture, sizes["hessian_examples"]), sizes)
         elif w == "pgd":
             info, run = pgd_workload(sizes)
+        elif w == "atlas":
+            info, run = atlas_workload(ATLAS_QUICK if args.quick else ATLAS_SIZES)
         else:
             raise ValueError(f"unknown workload {w!r}")
         run()  # warm-up, untimed

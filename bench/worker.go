@@ -58,12 +58,28 @@ type workerSizes struct {
 	GridExamples         int // test images for the grid and the LMC path
 	HessianExamples      int
 	HessianIters         int
+	Atlas                atlasSizes
+}
+
+// atlasSizes are the sizes of the atlas workload's unit of work, one objective (torch_peer.py's
+// atlas_sizes must be the same): Runs MLPs 784-Hidden-Hidden-10 trained for Steps Adam(1e-3) steps of
+// Batch examples on the first Train training images; test accuracy on the first Test test images; the
+// path between runs 0 and 1 at Alpha points on the first PathExamples of them; PowerIters power-iteration
+// steps for run 0's top Hessian eigenvalue on the first HessianExamples training images.
+type atlasSizes struct {
+	Runs, Hidden, Steps, Batch, Train, Test int
+	Alpha, PathExamples                     int
+	PowerIters, HessianExamples             int
 }
 
 func sizesFor(quick bool, gridPoints int) workerSizes {
-	s := workerSizes{TrainSteps: 40, CNNSteps: 4, GridPoints: 16, GridExamples: 10000, HessianExamples: 2000, HessianIters: 20}
+	s := workerSizes{TrainSteps: 40, CNNSteps: 4, GridPoints: 16, GridExamples: 10000, HessianExamples: 2000, HessianIters: 20,
+		Atlas: atlasSizes{Runs: 3, Hidden: 128, Steps: 800, Batch: 128, Train: 10000, Test: 2000, Alpha: 11, PathExamples: 2000,
+			PowerIters: 20, HessianExamples: 1000}}
 	if quick {
-		s = workerSizes{TrainSteps: 4, CNNSteps: 1, GridPoints: 8, GridExamples: 1000, HessianExamples: 500, HessianIters: 3}
+		s = workerSizes{TrainSteps: 4, CNNSteps: 1, GridPoints: 8, GridExamples: 1000, HessianExamples: 500, HessianIters: 3,
+			Atlas: atlasSizes{Runs: 3, Hidden: 32, Steps: 20, Batch: 64, Train: 1000, Test: 500, Alpha: 5, PathExamples: 500,
+				PowerIters: 3, HessianExamples: 200}}
 	}
 	if gridPoints > 0 {
 		s.GridPoints = gridPoints
@@ -190,6 +206,8 @@ func newGoWorkload(name, fixture string, sz workerSizes) (*goWorkload, error) {
 		return pgdWorkload()
 	case "hessian":
 		return hessianWorkload(fixture, sz)
+	case "atlas":
+		return atlasWorkload(sz.Atlas)
 	}
 	return nil, fmt.Errorf("unknown workload %q", name)
 }
@@ -426,6 +444,95 @@ func pgdWorkload() (*goWorkload, error) {
 		info:     map[string]any{"model": model.Name(), "batch": batch, "attack": "PGD-10 L∞ ε=0.1 α=0.025, random start, clip [0,1]"},
 		variants: map[string]func() (Sample, error){"": run},
 		counters: func() map[string]int { return map[string]int{"attack_compilations": a.Compiles()} },
+	}, nil
+}
+
+// atlasObjectives are the objectives of the atlas workload: cross-entropy and generalized
+// cross-entropy at its default q = 0.7 (Zhang & Sabuncu, "Generalized Cross Entropy Loss for Training
+// Deep Neural Networks with Noisy Labels", NeurIPS 2018, arXiv:1805.07836), (1 − p_y^q)/q.
+var atlasObjectives = []string{"ce", "gce"}
+
+// atlasWorkload is the per-objective work of lib/atlas, on lib/atlas's own path (train.Run,
+// train.Evaluate, landscape.Interpolate) with power iteration on landscape.HVP for the top eigenvalue:
+// for each objective, sz.Runs MLPs trained from seeds 1..Runs, their mean test accuracy, the linear
+// cross-entropy barrier between runs 0 and 1 and run 0's top Hessian eigenvalue. A repetition does every
+// objective of atlasObjectives; its Work is in objective-seconds (objectives × 3600), so that the rate
+// is in objectives per hour.
+func atlasWorkload(sz atlasSizes) (*goWorkload, error) {
+	head := func(s *data.Set, n int) *data.Set {
+		idx := make([]int, min(n, s.Len()))
+		for i := range idx {
+			idx[i] = i
+		}
+		return s.Subset(idx)
+	}
+	full, err := data.FashionMNIST("train")
+	if err != nil {
+		return nil, err
+	}
+	testFull, err := data.FashionMNIST("test")
+	if err != nil {
+		return nil, err
+	}
+	trainSet, testSet := head(full, sz.Train), head(testFull, sz.Test)
+	pathData := landscape.FromSet(head(testSet, sz.PathExamples))
+	hessData := landscape.FromSet(head(trainSet, sz.HessianExamples))
+	model := models.NewMLP(10, sz.Hidden, sz.Hidden)
+	forward := landscape.FromModel(model)
+	var ev *landscape.Evaluator // built on the first parameters, reused like lib/atlas's
+	objective := func(name string) (acc, barrier, lambda float64, err error) {
+		runs := make([]*landscape.ParamSet, sz.Runs)
+		for i := range runs {
+			res, err := train.Run(train.Config{Model: model, Train: trainSet, Objective: name, Optimizer: train.Adam(1e-3),
+				BatchSize: sz.Batch, Steps: sz.Steps, Seed: uint64(i + 1), Silent: true})
+			if err != nil {
+				return 0, 0, 0, err
+			}
+			met, err := train.Evaluate(model, res.Context, testSet)
+			if err != nil {
+				return 0, 0, 0, err
+			}
+			acc += met.Accuracy / float64(sz.Runs)
+			if runs[i], err = landscape.FromContext(res.Context, nil); err != nil {
+				return 0, 0, 0, err
+			}
+		}
+		if ev == nil {
+			if ev, err = landscape.NewEvaluator(forward, runs[0], landscape.Config{Silent: true}); err != nil {
+				return 0, 0, 0, err
+			}
+		}
+		p, err := landscape.Interpolate(ev, runs[0], runs[1], []*landscape.Data{pathData}, landscape.PathOptions{NumAlpha: sz.Alpha})
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		lambda, err = powerIteration(ev, runs[0], hessData, sz.PowerIters)
+		return acc, p.Curves[0].LossBarrier.Linear, lambda, err
+	}
+	run := func() (Sample, error) {
+		var check float64
+		sec, err := timed(func() error {
+			for _, name := range atlasObjectives {
+				acc, _, _, err := objective(name)
+				if err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				check += acc / float64(len(atlasObjectives))
+			}
+			return nil
+		})
+		return Sample{Seconds: sec, Work: float64(3600 * len(atlasObjectives)), Check: check}, err
+	}
+	return &goWorkload{
+		info: map[string]any{"objectives": atlasObjectives, "model": model.Name(), "sizes": sz, "optimizer": "adam 1e-3",
+			"hvp": "central differences of gradients", "check": "mean test accuracy over the objectives' runs"},
+		variants: map[string]func() (Sample, error){"": run},
+		counters: func() map[string]int {
+			if ev == nil {
+				return nil
+			}
+			return map[string]int{"evaluator_compilations": ev.Compilations()}
+		},
 	}, nil
 }
 

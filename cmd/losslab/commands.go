@@ -34,6 +34,8 @@ var commands = map[string]map[string]command{
 			help: "the loss and error along the line from A to B, with its barriers", run: landscapeInterpolate},
 		"plane": {usage: planeUsage,
 			help: "the loss on a 2-D plane: through three checkpoints, of random filter-normalised directions, or of a run's PCA", run: landscapePlane},
+		"atlas": {usage: atlasUsage,
+			help: "train R runs per objective and compare their landscapes: accuracy, ECE, barriers, curvature, slices (lib/atlas)", run: landscapeAtlas},
 		"curvature": {usage: curvatureUsage,
 			help: "the top Hessian eigenvalues, its trace and, with -density, its eigenvalue density", run: landscapeCurvature},
 	},

@@ -198,6 +198,17 @@ type dataInfo struct {
 // loadData returns n examples (balanced across classes, chosen with seed; n ≤ 0: all) of a split of
 // the named dataset.
 func loadData(dataset, split string, n int, seed uint64) (*landscape.Data, dataInfo, error) {
+	set, info, err := loadSet(dataset, split, n, seed)
+	if err != nil {
+		return nil, info, err
+	}
+	d := landscape.FromSet(set)
+	d.Name = split
+	return d, info, nil
+}
+
+// loadSet is loadData for training: the examples as a data set.
+func loadSet(dataset, split string, n int, seed uint64) (*data.Set, dataInfo, error) {
 	info := dataInfo{Dataset: dataset, Split: split, Seed: seed}
 	if dataset != "fashion-mnist" {
 		return nil, info, fmt.Errorf("unknown -data %q (datasets: %s)", dataset, strings.Join(datasets, ", "))
@@ -206,25 +217,14 @@ func loadData(dataset, split string, n int, seed uint64) (*landscape.Data, dataI
 	if err != nil {
 		return nil, info, err
 	}
-	d := landscape.FromSet(set)
-	d.Name = split
-	info.N, info.Classes = d.Len(), set.Classes
-	return d, info, nil
+	info.N, info.Classes = set.Len(), set.Classes
+	return set, info, nil
 }
 
 // checkFits checks that the checkpoint's model takes the data's examples and has its classes, so that
 // a checkpoint trained on other data is an error rather than a wrong number.
 func checkFits(in *loaded, info dataInfo, d *landscape.Data) error {
-	classes := 0
-	switch m := in.model.(type) {
-	case *models.Linear:
-		classes = m.Classes
-	case *models.MLP:
-		classes = m.Classes
-	case *models.CNN:
-		classes = m.Classes
-	}
-	if classes != info.Classes {
+	if classes := modelClasses(in.model); classes != info.Classes {
 		return fmt.Errorf("%s holds %s, a model of %d classes, but %s has %d classes (is -data right?)", in.ref.Path, in.ref.Model, classes, info.Dataset, info.Classes)
 	}
 	dim := 1
@@ -235,6 +235,19 @@ func checkFits(in *loaded, info dataInfo, d *landscape.Data) error {
 		return fmt.Errorf("%s holds %s, whose first layer takes %d inputs, but %s examples have %d values (is -data right?)", in.ref.Path, in.ref.Model, w.Shape[0], info.Dataset, dim)
 	}
 	return nil
+}
+
+// modelClasses is the number of classes a lib/models model predicts (0 for a kind it does not know).
+func modelClasses(m models.Model) int {
+	switch m := m.(type) {
+	case *models.Linear:
+		return m.Classes
+	case *models.MLP:
+		return m.Classes
+	case *models.CNN:
+		return m.Classes
+	}
+	return 0
 }
 
 // objectiveInfo is the provenance of the loss.

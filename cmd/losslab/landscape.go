@@ -33,6 +33,8 @@ RUN@STEP, or a step folder. The model is rebuilt from the name the checkpoint re
 that records none). Every landscape command also takes -data (fashion-mnist), -split, -n, -data-seed,
 -objective, -set and -picture (svg,png,html), writes OUT.json and the pictures, prints a summary on
 stdout and its progress on stderr; ` + "`losslab landscape VERB -h`" + ` lists all its flags.
+` + "`landscape atlas`" + ` trains its own runs instead (-model, -objectives, -runs, -steps, -n, -test-n) and
+keeps one record per objective in -cache (default OUT.cache), so that it resumes and adds objectives.
 `
 
 // landscapeFlags are the flags every landscape command takes.
@@ -47,17 +49,25 @@ type landscapeFlags struct {
 }
 
 func newLandscapeFlags(name, usage, split string, n int) *landscapeFlags {
+	f := newOutputFlags(name, usage, "the dataset the checkpoints were trained on", "examples of the split, balanced across classes (0: all)", n)
+	f.split = f.fs.String("split", split, "the split evaluated: train or test")
+	f.objective = f.fs.String("objective", "ce", "the loss: a classification objective of 'losslab objective list'")
+	f.set = f.fs.String("set", "", "the objective's hyperparameters, name=value,name=value")
+	f.model = f.fs.String("model", "", "the model, for checkpoints that do not record it (e.g. mlp-64-64-10)")
+	return f
+}
+
+// newOutputFlags makes the flags of the output (-o, -picture) and of the data (-data, -n, -data-seed)
+// that every landscape command takes; -split is "train" unless the command adds the flag.
+func newOutputFlags(name, usage, dataUsage, nUsage string, n int) *landscapeFlags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	f := &landscapeFlags{fs: fs, usage: usage}
+	f := &landscapeFlags{fs: fs, usage: usage, split: new(string)}
+	*f.split = "train"
 	f.out = fs.String("o", "", "output path without extension: writes OUT.json and the pictures")
 	f.formats = fs.String("picture", "svg,png", "picture formats, comma-separated: svg, png, html")
-	f.dataset = fs.String("data", "fashion-mnist", "the dataset the checkpoints were trained on: "+strings.Join(datasets, ", "))
-	f.split = fs.String("split", split, "the split evaluated: train or test")
-	f.n = fs.Int("n", n, "examples of the split, balanced across classes (0: all)")
+	f.dataset = fs.String("data", "fashion-mnist", dataUsage+": "+strings.Join(datasets, ", "))
+	f.n = fs.Int("n", n, nUsage)
 	f.dataSeed = fs.Uint64("data-seed", 0, "seed of the choice of examples")
-	f.objective = fs.String("objective", "ce", "the loss: a classification objective of 'losslab objective list'")
-	f.set = fs.String("set", "", "the objective's hyperparameters, name=value,name=value")
-	f.model = fs.String("model", "", "the model, for checkpoints that do not record it (e.g. mlp-64-64-10)")
 	return f
 }
 
@@ -152,19 +162,33 @@ func (f *landscapeFlags) provenance(obj objectiveInfo, data []dataInfo, inputs .
 // write saves the result as OUT.json and the figure in every picture format, and lists the files on
 // stdout. The HTML page is the interactive (Plotly) figure where the kind has one.
 func (f *landscapeFlags) write(stdout io.Writer, result any, fig *viz.Figure) error {
-	if fig.HasInteractive() {
-		fig.Interactive()
-	}
-	files := []string{*f.out + ".json"}
+	return f.writeAll(stdout, result, nil, picture{"", fig})
+}
+
+// picture is a figure written to OUT+suffix.EXT.
+type picture struct {
+	suffix string
+	fig    *viz.Figure
+}
+
+// writeAll saves the result as OUT.json and each picture in every picture format, and lists them and
+// the files already written (written) on stdout.
+func (f *landscapeFlags) writeAll(stdout io.Writer, result any, written []string, pictures ...picture) error {
+	files := append([]string{*f.out + ".json"}, written...)
 	if err := landscape.SaveJSON(files[0], result); err != nil {
 		return err
 	}
-	for _, ext := range f.pictureFormats() {
-		path := *f.out + "." + ext
-		if err := fig.Save(path); err != nil {
-			return err
+	for _, p := range pictures {
+		if p.fig.HasInteractive() {
+			p.fig.Interactive()
 		}
-		files = append(files, path)
+		for _, ext := range f.pictureFormats() {
+			path := *f.out + p.suffix + "." + ext
+			if err := p.fig.Save(path); err != nil {
+				return err
+			}
+			files = append(files, path)
+		}
 	}
 	_, err := fmt.Fprintf(stdout, "wrote %s\n", strings.Join(files, ", "))
 	return err

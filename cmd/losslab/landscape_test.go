@@ -479,7 +479,7 @@ func TestLandscapeErrors(t *testing.T) {
 		{[]string{"interpolate", "-a", runA, "-b", runB, "-split", "train,val", "-o", out}, `-split "val"`},
 		{[]string{"curvature", "-a", runA, "-top", "0", "-o", out}, "must be ≥ 1"},
 		{[]string{"curvature", "-a", runA, "-split", "val", "-o", out}, `-split "val"`},
-		{[]string{"atlas"}, "unknown verb"},
+		{[]string{"atlases"}, "unknown verb"},
 	}
 	for _, c := range cases {
 		_, err := runCmd(t, "", append([]string{"landscape"}, c.args...)...)
