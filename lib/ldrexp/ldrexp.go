@@ -14,7 +14,9 @@ package ldrexp
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 
 	"github.com/losslab/losslab/lib/data"
 	"github.com/losslab/losslab/lib/losses"
@@ -28,11 +30,13 @@ type Point struct {
 	Params losses.Params
 }
 
+// String is the point in words, e.g. "lr=0.1 lambda=1" (hyperparameters in name order).
 func (p Point) String() string {
-	if len(p.Params) == 0 {
-		return fmt.Sprintf("lr=%g", p.LR)
+	s := fmt.Sprintf("lr=%g", p.LR)
+	for _, k := range slices.Sorted(maps.Keys(p.Params)) {
+		s += fmt.Sprintf(" %s=%g", k, p.Params[k])
 	}
-	return fmt.Sprintf("lr=%g %v", p.LR, p.Params)
+	return s
 }
 
 // Arm is one method or baseline: an objective of lib/losses and the grid it is tuned over.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/losslab/losslab/lib/data"
+	"github.com/losslab/losslab/lib/losses"
 )
 
 // tiny is the experiment at test sizes: two arms with grids of two points, two settings, three runs.
@@ -24,6 +25,9 @@ func TestGrid(t *testing.T) {
 	g := Grid([]float64{0.1, 0.2}, "lambda", []float64{1, 10, 100})
 	if len(g) != 6 || g[4].LR != 0.2 || g[4].Params["lambda"] != 10 {
 		t.Fatalf("grid %v: want 6 points, the 5th lr=0.2 lambda=10", g)
+	}
+	if s := (Point{LR: 0.1, Params: losses.Params{"margin": 0.5, "lambda": 1}}).String(); s != "lr=0.1 lambda=1 margin=0.5" {
+		t.Errorf("Point.String: %q", s)
 	}
 	if g := Grid([]float64{0.1, 0.2}, "", nil); len(g) != 2 || g[1].Params != nil {
 		t.Fatalf("learning-rate grid %v", g)
