@@ -37,7 +37,7 @@ func fitText(sty draw.TextStyle, s string, width vg.Length) (draw.TextStyle, str
 	return sty, wrapText(sty, s, width)
 }
 
-// wrapText breaks s greedily into lines no wider than width, at spaces, or after '/', ',' or '-' inside
+// wrapText breaks s greedily into lines no wider than width, at spaces, or after '/', ',', '-' or '+' inside
 // a word that is too wide on its own.
 func wrapText(sty draw.TextStyle, s string, width vg.Length) string {
 	var words []string
@@ -71,7 +71,7 @@ func wrapText(sty draw.TextStyle, s string, width vg.Length) string {
 // leading NUL, which wrapText removes).
 func isPiece(w string) bool { return strings.HasPrefix(w, "\x00") }
 
-// splitLongWord splits a word wider than width after each '/', ',' or '-', and pieces still wider than
+// splitLongWord splits a word wider than width after each '/', ',', '-' or '+' ("CE+PT+ICNN" as CE+ / PT+ / ICNN), and pieces still wider than
 // width between characters; the pieces after the first carry a leading NUL so that wrapText joins them
 // back without a space when they share a line.
 func splitLongWord(sty draw.TextStyle, w string, width vg.Length) []string {
@@ -81,7 +81,7 @@ func splitLongWord(sty draw.TextStyle, w string, width vg.Length) []string {
 	var out []string
 	start := 0
 	for i, r := range w {
-		if (r == '/' || r == ',' || r == '-') && i+1 < len(w) {
+		if (r == '/' || r == ',' || r == '-' || r == '+') && i+1 < len(w) {
 			out = append(out, w[start:i+1])
 			start = i + 1
 		}
@@ -164,7 +164,7 @@ func fitTicks(ax *plot.Axis, width vg.Length) {
 
 // fitCategories makes the labels of a category axis (constant ticks) fit the room between their
 // neighbours: it shrinks their font by up to two points while a single word is too wide, then wraps
-// each label that is still too wide (at spaces, else after '/', ',' or '-', else between characters).
+// each label that is still too wide (at spaces, else after '/', ',', '-' or '+', else between characters).
 func fitCategories(ax *plot.Axis, width vg.Length) {
 	ct, ok := ax.Tick.Marker.(plot.ConstantTicks)
 	if !ok || len(ct) < 2 || !(ax.Max > ax.Min) {

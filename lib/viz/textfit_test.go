@@ -123,6 +123,11 @@ func TestWrapText(t *testing.T) {
 	if strings.ReplaceAll(got, "\n", "") != "fashion-mnist/train/subset" || !strings.Contains(got, "\n") {
 		t.Errorf("long word: %q", got)
 	}
+	// A sum of method names breaks after '+', never inside a name (26-susana's "CE+P/T+IC/NN").
+	got = wrapText(sty, "CE+PT+ICNN", textWidth(sty, "ICNN+"))
+	if got != "CE+PT+\nICNN" && got != "CE+\nPT+\nICNN" {
+		t.Errorf("CE+PT+ICNN wrapped as %q, want breaks after '+' only", got)
+	}
 	// Text that fits is left alone, style included.
 	s2, txt := fitText(sty, "short", width)
 	if txt != "short" || s2.Font.Size != sty.Font.Size {
