@@ -61,6 +61,13 @@ const labReady = `(() => {
     k.connectionStatus === "connected" && k.status === "idle");
 })()`
 
+// exposedJS is the page configuration's exposeAppInBrowser as "true" or "false", or null until the page
+// holds its configuration.
+const exposedJS = `(() => {
+  const e = document.getElementById("jupyter-config-data");
+  return e ? String(JSON.parse(e.textContent).exposeAppInBrowser).toLowerCase() : null;
+})()`
+
 // labCells defines code (the open notebook's code cells) and queued (whether a prompt shows [*]).
 const labCells = `const w = jupyterapp.shell.currentWidget, k = w.sessionContext.session.kernel;
 const code = w.content.widgets.filter(c => c.model.type === "code");
@@ -185,6 +192,16 @@ func runInLab(t *testing.T, b *Browser, srv *server, name, arts string, width in
 	url := fmt.Sprintf("%s/lab/workspaces/%s/tree/%s?reset&token=%s", srv.url, workspace, name, srv.token)
 	if err := p.Navigate(ctx, url); err != nil {
 		t.Fatal(err)
+	}
+	// The checks read the notebook through window.jupyterapp, which the page defines only when its server
+	// runs with --LossLabApp.expose_app_in_browser=True (startServer passes it; a server given by
+	// LOSSLAB_LAB_URL must have been started with it): without it the wait below could only time out.
+	var exposed string
+	if err := poll(ctx, p, exposedJS, &exposed); err != nil {
+		t.Fatalf("JupyterLab's page for %s has no configuration: %v", name, err)
+	}
+	if exposed != "true" {
+		t.Fatalf("JupyterLab at %s does not expose window.jupyterapp (exposeAppInBrowser=%s): start it with --LossLabApp.expose_app_in_browser=True", srv.url, exposed)
 	}
 	waited, err := p.WaitFor(ctx, fmt.Sprintf(labReady, name), 200*time.Millisecond)
 	if err != nil {

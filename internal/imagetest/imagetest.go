@@ -41,6 +41,9 @@ type Options struct {
 	Base   string    // an existing base image to build on (kept by an earlier -keep run); made here when empty
 	Out    io.Writer // progress and the commands' output
 	GoTest string    // the go command that runs the browser test; "go" when empty
+	// Artifacts is where the browser test saves its screenshots (default: losslab-image-artifacts in the
+	// system's temporary folder); they are kept.
+	Artifacts string
 	// ServeLimit bounds the wait for the image's JupyterLab to answer (default 5 minutes: `up` checks
 	// the installation first).
 	ServeLimit time.Duration
@@ -133,9 +136,11 @@ func Run(ctx context.Context, opts Options) (err error) {
 		return err
 	}
 	defer logf.Close()
-	// LOSSLAB_QUICK=1: the notebooks at their CI sizes, as in the browser test on this machine.
+	// LOSSLAB_QUICK=1: the notebooks at their CI sizes, as in the browser test on this machine. The
+	// browser test reads each notebook's model through window.jupyterapp, which the page defines only
+	// when told (`up` passes what follows "--" to JupyterLab): without it no notebook ever looked ready.
 	runArgs := append(append([]string{"run"}, isolation...), "--env", "JUPYTER_TOKEN="+token, "--env", "LOSSLAB_QUICK=1", ctr, "--",
-		"go", "run", "./kernel", "up", "-ip=127.0.0.1", fmt.Sprintf("-port=%d", port))
+		"go", "run", "./kernel", "up", "-ip=127.0.0.1", fmt.Sprintf("-port=%d", port), "--", "--LossLabApp.expose_app_in_browser=True")
 	serve := exec.Command("buildah", runArgs...)
 	serve.Stdout, serve.Stderr = logf, logf
 	serve.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -176,9 +181,14 @@ func Run(ctx context.Context, opts Options) (err error) {
 		"-run", "^TestNotebooksInLab$", "./internal/browser")
 	test.Dir = opts.Repo
 	// A fresh image compiles more on first use than a warm machine: a longer limit per notebook.
-	test.Env = append(os.Environ(), "LOSSLAB_LAB_URL="+url, "LOSSLAB_LAB_TOKEN="+token, "LOSSLAB_QUICK=1", "LOSSLAB_BROWSER_TIMEOUT=10m")
+	arts := opts.Artifacts
+	if arts == "" {
+		arts = filepath.Join(os.TempDir(), "losslab-image-artifacts")
+	}
+	test.Env = append(os.Environ(), "LOSSLAB_LAB_URL="+url, "LOSSLAB_LAB_TOKEN="+token, "LOSSLAB_QUICK=1", "LOSSLAB_BROWSER_TIMEOUT=10m",
+		"LOSSLAB_ARTIFACTS="+arts)
 	test.Stdout, test.Stderr = opts.Out, opts.Out
-	step("browser test against the image: go test -run TestNotebooksInLab ./internal/browser")
+	step("browser test against the image: go test -run TestNotebooksInLab ./internal/browser (screenshots in %s)", arts)
 	if err := test.Run(); err != nil {
 		return fmt.Errorf("imagetest: the browser test failed against the image (%w); the container's log:\n%s", err, tailFile(logPath, 40))
 	}
