@@ -14,7 +14,7 @@ func tiny() Config {
 		BaseEpochs: 20, Hidden: []int{16}, CalEpochs: 3, CalBatch: 50, LRs: []float64{1e-3, 1e-2}, Bins: 10, Runs: 3, TuneSeed: 100}
 }
 
-func TestCABrierSpecValues(t *testing.T) {
+func TestCABrierValues(t *testing.T) {
 	for _, c := range []struct {
 		right []bool
 		want  float64
