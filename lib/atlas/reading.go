@@ -5,6 +5,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/losslab/losslab/lib/landscape"
 )
 
 // ConnectedFraction is the relative barrier below which Reading calls two runs linearly connected: the
@@ -18,7 +20,7 @@ func Spearman(x, y []float64) float64 {
 		return math.NaN()
 	}
 	rx, ry := ranks(x), ranks(y)
-	mx, my := mean(rx), mean(ry)
+	mx, my := landscape.Summarize(rx).Mean, landscape.Summarize(ry).Mean
 	var sxy, sxx, syy float64
 	for i := range rx {
 		dx, dy := rx[i]-mx, ry[i]-my
@@ -52,14 +54,6 @@ func ranks(v []float64) []float64 {
 	return r
 }
 
-func mean(v []float64) float64 {
-	s := 0.0
-	for _, x := range v {
-		s += x
-	}
-	return s / float64(len(v))
-}
-
 // relBarrier is the mean over pairs of barrier / (mean CE of the two ends).
 func relBarrier(ps []PairResult) float64 {
 	if len(ps) == 0 {
@@ -70,7 +64,7 @@ func relBarrier(ps []PairResult) float64 {
 		ends := (p.Loss[0] + p.Loss[len(p.Loss)-1]) / 2
 		v = append(v, p.Barrier/ends)
 	}
-	return mean(v)
+	return landscape.Summarize(v).Mean
 }
 
 // Reading writes what the atlas shows, in Markdown, computed from its numbers: the accuracy ranking and

@@ -37,6 +37,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/losslab/losslab/lib/landscape"
 )
 
 // Kind says how a claim is decided and whether it counts toward the verdict.
@@ -242,26 +244,11 @@ func effect(c Claim) (eff, se float64, n int, err error) {
 		for i := range d {
 			d[i] = sign * (c.Method[i] - c.Baseline[i])
 		}
-		m, sd := meanSD(d)
-		return m, sd / math.Sqrt(float64(len(d))), len(d), nil
+		s := landscape.Summarize(d)
+		return s.Mean, s.Std / math.Sqrt(float64(len(d))), len(d), nil
 	}
-	mm, sm := meanSD(c.Method)
-	mb, sb := meanSD(c.Baseline)
-	nm, nb := float64(len(c.Method)), float64(len(c.Baseline))
-	return sign * (mm - mb), math.Sqrt(sm*sm/nm + sb*sb/nb), min(len(c.Method), len(c.Baseline)), nil
-}
-
-// meanSD returns the mean and the sample standard deviation (n − 1) of v (len ≥ 2).
-func meanSD(v []float64) (mean, sd float64) {
-	for _, x := range v {
-		mean += x
-	}
-	mean /= float64(len(v))
-	var ss float64
-	for _, x := range v {
-		ss += (x - mean) * (x - mean)
-	}
-	return mean, math.Sqrt(ss / float64(len(v)-1))
+	m, b := landscape.Summarize(c.Method), landscape.Summarize(c.Baseline)
+	return sign * (m.Mean - b.Mean), math.Sqrt(m.Std*m.Std/float64(m.N) + b.Std*b.Std/float64(b.N)), min(m.N, b.N), nil
 }
 
 // overall derives the verdict from the counted claims.
