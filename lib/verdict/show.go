@@ -19,7 +19,15 @@ func (r *Report) Table() *viz.Table {
 		if c.Kind == Exact || c.Kind == Sanity {
 			runs, se = "–", "–"
 		}
-		t.Row(fmt.Sprintf("C%d", i+1), c.Claim, string(c.Kind), runs, c.Effect, se, string(c.Outcome), c.Reason)
+		outcome := string(c.Outcome)
+		if c.Kind == Sanity {
+			// A sanity check is not a claim of the paper: it holds or fails.
+			outcome = "fails"
+			if c.Outcome == Reproduced {
+				outcome = "holds"
+			}
+		}
+		t.Row(fmt.Sprintf("C%d", i+1), c.Claim, string(c.Kind), runs, c.Effect, se, outcome, c.Reason)
 	}
 	return t
 }
@@ -40,9 +48,13 @@ func (r *Report) Figure() *viz.Figure {
 		}
 		s := viz.Spread("effect", []float64{c.Effect}, []float64{c.Effect - 2*c.SE}, []float64{c.Effect + 2*c.SE},
 			fmt.Sprintf("±2 s.e. over %d runs", c.Seeds))
-		f := viz.Bar(title, "", "effect (claimed direction > 0)", []string{fmt.Sprintf("C%d", i+1)}, s)
+		groups := []viz.Series{s}
 		if c.Kind == NonInferiority {
-			// Show the threshold −margin that the interval must clear.
+			// The threshold −margin that the lower end of the interval must clear, drawn beside it.
+			groups = append(groups, viz.Series{Name: "−margin (threshold)", Y: []float64{-c.Margin}})
+		}
+		f := viz.Bar(title, "", "effect (claimed direction > 0)", []string{fmt.Sprintf("C%d", i+1)}, groups...)
+		if c.Kind == NonInferiority {
 			lo, hi := min(c.Effect-2*c.SE, -c.Margin, 0), max(c.Effect+2*c.SE, 0)
 			pad := 0.1 * (hi - lo)
 			f.YRange(lo-pad, hi+pad)

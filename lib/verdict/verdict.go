@@ -196,9 +196,12 @@ func decide(c Claim) (Result, error) {
 				return Result{}, fmt.Errorf("non-inferiority margin %g must be finite and ≥ 0", c.Margin)
 			}
 			res.Margin = c.Margin
-			if eff-2*se > -c.Margin {
+			switch {
+			case eff-2*se > -c.Margin && eff >= 0:
+				res.Outcome, res.Reason = Reproduced, fmt.Sprintf("effect %+.4g ± %.2g: non-inferior, its lower 2 SE bound %+.3g clears −margin = %.3g", eff, se, eff-2*se, -c.Margin)
+			case eff-2*se > -c.Margin:
 				res.Outcome, res.Reason = Reproduced, fmt.Sprintf("effect %+.4g ± %.2g: worse by less than the margin %.3g (beyond 2 SE)", eff, se, c.Margin)
-			} else {
+			default:
 				res.Outcome, res.Reason = NotReproduced, fmt.Sprintf("effect %+.4g ± %.2g: a loss larger than the margin %.3g is not excluded at 2 SE", eff, se, c.Margin)
 			}
 		}

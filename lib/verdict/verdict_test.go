@@ -3,6 +3,7 @@ package verdict
 import (
 	"encoding/json"
 	"math"
+	"os"
 	"strings"
 	"testing"
 )
@@ -197,6 +198,50 @@ func TestShowPieces(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := r.Show(); err != nil { // outside a notebook: text
+		t.Fatal(err)
+	}
+}
+
+// TestNonInferiorityWording checks that a non-inferiority claim whose method is better is not described
+// as "worse by less than the margin", and that sanity checks read "holds"/"fails" in the table.
+func TestNonInferiorityWording(t *testing.T) {
+	r, err := Decide("00-test",
+		Claim{Claim: "better", Kind: NonInferiority, Margin: 0.1, Paired: true,
+			Method: []float64{0.61, 0.62, 0.60}, Baseline: []float64{0.60, 0.60, 0.60}},
+		Claim{Claim: "slightly worse", Kind: NonInferiority, Margin: 0.1, Paired: true,
+			Method: []float64{0.59, 0.58, 0.595}, Baseline: []float64{0.60, 0.60, 0.60}},
+		Claim{Claim: "setup", Kind: Sanity, Holds: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := r.Claims[0]; c.Outcome != Reproduced || strings.Contains(c.Reason, "worse") {
+		t.Errorf("better method: %s (%s)", c.Outcome, c.Reason)
+	}
+	if c := r.Claims[1]; c.Outcome != Reproduced || !strings.Contains(c.Reason, "worse by less than the margin") {
+		t.Errorf("slightly worse method: %s (%s)", c.Outcome, c.Reason)
+	}
+	if s, err := r.Table().Markdown(); err != nil || !strings.Contains(s, "holds") {
+		t.Errorf("sanity row does not read holds (%v):\n%s", err, s)
+	}
+}
+
+// TestFigurePNG writes the figure of TestShowPieces' report to LOSSLAB_VERDICT_PNG when set (to look at it).
+func TestFigurePNG(t *testing.T) {
+	path := os.Getenv("LOSSLAB_VERDICT_PNG")
+	if path == "" {
+		t.Skip("LOSSLAB_VERDICT_PNG not set")
+	}
+	r, err := Decide("00-test",
+		Claim{Claim: "a", Kind: Comparison, Paired: true, Method: []float64{0.60, 0.61, 0.59}, Baseline: []float64{0.55, 0.54, 0.56}},
+		Claim{Claim: "b", Kind: NonInferiority, Margin: 0.02, Method: []float64{0.60, 0.61, 0.59}, Baseline: []float64{0.60, 0.60, 0.61}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	png, err := r.Figure().PNG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
