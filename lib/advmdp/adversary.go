@@ -20,7 +20,7 @@ type AdversaryConfig struct {
 	Noise   float64 // standard deviation of the per-episode Gaussian noise on each coordinate
 }
 
-// DefaultAdversary is the spec's adversary: 4 regimes, noise N(0, 0.1²).
+// DefaultAdversary is the notebook's adversary: 4 regimes, noise N(0, 0.1²).
 var DefaultAdversary = AdversaryConfig{Regimes: 4, Noise: 0.1}
 
 // NewAdversary draws a regime-switching adversary for K episodes of an MDP with H layers and d

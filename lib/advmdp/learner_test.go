@@ -54,7 +54,7 @@ func checkUnbiased(t *testing.T, l *Learner, m *MDP, loss Table, n int, relTol f
 }
 
 func TestEstimatorUnbiased(t *testing.T) {
-	n := 100000 // the spec's check: 10⁵ rollouts (well under a second)
+	n := 100000 // 10⁵ rollouts (well under a second)
 	m, _ := Generate(DefaultGen, 4)
 	l, err := NewLearner(m, Config{Eta: 1, Gamma: 0.2})
 	if err != nil {
@@ -69,7 +69,7 @@ func TestEstimatorUnbiased(t *testing.T) {
 }
 
 func TestReducedEstimatorUnbiased(t *testing.T) {
-	n := 100000 // the spec's check: 10⁵ rollouts (well under a second)
+	n := 100000 // 10⁵ rollouts (well under a second)
 	m, _ := Generate(DefaultGen, 5)
 	l, _ := NewLearner(m, Config{Eta: 0.5, Gamma: 0.2, Estimator: Reduced})
 	rng := rand.New(rand.NewPCG(4, 4))

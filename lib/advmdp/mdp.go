@@ -105,7 +105,7 @@ type GenConfig struct {
 	Alpha float64
 }
 
-// DefaultGen is the spec's notebook-scale MDP: H = 3 layers, S = 4 states per layer, A = 4, d = 3,
+// DefaultGen is the notebook-scale MDP: H = 3 layers, S = 4 states per layer, A = 4, d = 3,
 // Dirichlet(0.5) features and mixtures.
 var DefaultGen = GenConfig{H: 3, S: 4, A: 4, D: 3, Alpha: 0.5}
 

@@ -18,7 +18,7 @@
 //     c = mean over ℓ of cos(v_ℓ, v_{ℓ+1}) (Consistency); complexity = 1 − c. The claim: consistency
 //     rises during grokking.
 //
-// Our choices where the spec flags the paper as unverified: the order inside a layer counts (swapping
+// Our choices where the paper's text could not be verified: the order inside a layer counts (swapping
 // a layer's two experts costs 2 edits), single-token samples need no token aggregation, the expert
 // embedding is the router column, and D̄ is normalised by H·k.
 //

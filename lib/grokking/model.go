@@ -37,7 +37,7 @@ type Config struct {
 	Blocks   int // MoE blocks; 0 makes the dense model
 	// Experts (default 8), TopK (default 2) and ExpertHidden (default 64) of each MoE block.
 	Experts, TopK, ExpertHidden int
-	// Balance is the load-balancing coefficient (0: none; the spec uses 0.01).
+	// Balance is the load-balancing coefficient (0: none; the notebook uses 0.01).
 	Balance float64
 	// Stem puts a dense ReLU layer D→D before the MoE blocks (MoE models only).
 	Stem bool
@@ -286,7 +286,7 @@ func (m *Model) evalGraph(in []*Node) []*Node {
 }
 
 // Optimizer is full-batch AdamW with decoupled weight decay (θ ← θ − η·λ·θ − η·m̂/(√v̂ + ε), applied to
-// every parameter, embedding and biases included). Zero Beta1/Beta2/Epsilon mean the spec's 0.9, 0.98,
+// every parameter, embedding and biases included). Zero Beta1/Beta2/Epsilon mean 0.9, 0.98,
 // 1e-8.
 type Optimizer struct {
 	LR, WeightDecay       float64

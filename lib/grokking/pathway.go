@@ -78,7 +78,7 @@ func checkGates(gates [][]float64, k int) error {
 // layer ℓ (counted from 0) the k experts of largest weight, in descending order of weight (ties: lower
 // expert id first), tagged with ℓ, concatenated over layers (length layers·k).
 //
-// Within a layer the order matters (our reading of the spec, which flags it as unverified): swapping
+// Within a layer the order matters (our reading, not verified against the paper): swapping
 // the two experts of a layer costs 2 edits, where a per-layer set distance would count 0.
 func Pathway(gates [][]float64, k int) ([]Hop, error) {
 	if err := checkGates(gates, k); err != nil {

@@ -74,7 +74,7 @@ func TestAMCLReference(t *testing.T) {
 	CheckFinite(t, "amcl", map[string]Arr{"features": amclBatch()["features"].Scaled(1e4), "labels": amclBatch()["labels"]}, Params{"tau": AMCLTauMin})
 }
 
-// amclSpec evaluates AMCLLoss on the spec's two-head example (one anchor; column 0 is the positive).
+// amclSpec evaluates AMCLLoss on a small two-head worked example (one anchor; column 0 is the positive).
 func amclSpec(t *testing.T, sim, tau []float64, heads int, beta float64) float64 {
 	t.Helper()
 	n := len(sim) / heads
@@ -90,7 +90,7 @@ func amclSpec(t *testing.T, sim, tau []float64, heads int, beta float64) float64
 	return out[0][0]
 }
 
-// Properties 1–7 with the spec's worked numbers.
+// Properties 1–7 on hand-worked numbers.
 func TestAMCLWorkedNumbers(t *testing.T) {
 	near := func(what string, got, want, tol float64) {
 		t.Helper()

@@ -10,7 +10,7 @@ import (
 // BPKD, boundary-privileged knowledge distillation for semantic segmentation: Liu et al.,
 // "BPKD: Boundary Privileged Knowledge Distillation For Semantic Segmentation", WACV 2024
 // (arXiv 2306.08075). The official repository has no training code: the losses follow the paper's
-// method figure (Fig. 3) as read in the spec; the body loss is our (and a third-party port's) reading of
+// method figure (Fig. 3) as we read it; the body loss is our (and a third-party port's) reading of
 // it as channel-wise distillation, and every default is unverified.
 //
 // Layout: logits are [B,h,w,C] (channels last); label maps are int [B,H,W] with H = s·h, W = s·w.
@@ -104,7 +104,7 @@ func bpkdSeparable(a, b, x *Node) *Node {
 //	M_E = avgpool_s(E · valid)
 //
 // with a (2r+1)×(2r+1) square window; pixels outside the image never erode (the max-pool with -∞
-// padding of the spec). The window sums are products with constant band matrices along H and then W
+// padding of the paper's erosion). The window sums are products with constant band matrices along H and then W
 // (the square window is bpkdSeparable), and the pooling is a product with block-averaging matrices: no
 // Slice or Pad is involved, so it runs on every backend. The body mask is M_B = 1 - M_E.
 func BPKDEdgeMask(labels *Node, numClasses, radius, stride int, dtype dtypes.DType) *Node {

@@ -146,7 +146,7 @@ func refBPKDObjective(in map[string]Arr, p Params) (float64, []float64) {
 	return p["lambda_e"]*le + p["lambda_b"]*lb, nil
 }
 
-// bpkdSpec is the spec's 6×6 example as rows: labels by column (0–2: class 0, 3–5: class 1).
+// bpkdSpec is a 6×6 worked example as rows: labels by column (0–2: class 0, 3–5: class 1).
 func bpkdSpec(studentShift func(x, y int) (float64, float64)) map[string]Arr {
 	var s, tt [][]float64
 	var lab []float64
@@ -185,7 +185,7 @@ func TestBPKDReference(t *testing.T) {
 	CheckFinite(t, "bpkd", map[string]Arr{"student": in["student"].Scaled(1e4), "teacher": in["teacher"].Scaled(1e4), "labels": in["labels"]}, nil)
 }
 
-// bpkdParts evaluates L_E (total and per class) and L_B of the spec example through the graph functions.
+// bpkdParts evaluates L_E (total and per class) and L_B of that example through the graph functions.
 func bpkdParts(t *testing.T, in map[string]Arr, h, w, c, stride int) (leTot, lePer, lb float64, mask []float64) {
 	t.Helper()
 	lab := make([]int32, len(in["labels"].Data))
@@ -201,7 +201,7 @@ func bpkdParts(t *testing.T, in map[string]Arr, h, w, c, stride int) (leTot, leP
 	return out[0][0], out[1][0], out[2][0], out[3]
 }
 
-// Properties 1–9 with the spec's worked numbers.
+// Properties 1–9 on hand-worked numbers.
 func TestBPKDWorkedNumbers(t *testing.T) {
 	near := func(what string, got, want, tol float64) {
 		t.Helper()

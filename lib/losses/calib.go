@@ -7,8 +7,8 @@ import (
 
 // Correctness-aware (CA) post-hoc calibration: Liu, Wang, Zou, Zou & Zheng, "Optimizing
 // Calibration by Gaining Aware of Prediction Correctness", arXiv:2404.13016 (2024). The loss follows the
-// official code (Temperature_adaptive in temperature_scaling_CA.py); the spec notes that the paper's own
-// equation could not be read and may differ in normalisation or exponent.
+// official code (Temperature_adaptive in temperature_scaling_CA.py); the paper's own
+// equation could not be read here and may differ in normalisation or exponent.
 //
 // Setting: a frozen classifier's logits z_i, a per-sample temperature T_i from a small calibrator
 // (CalibratorTemperature), calibrated logits z_i/T_i (CalibratedLogits). The registry entry "ca-calib"
@@ -67,7 +67,7 @@ func Correctness(logits, labels *Node) *Node {
 //	  = ½ [ mean_{c=1} (1 - conf)² + mean_{c=0} conf² ]
 //
 // a class-balanced Brier score. When the batch is all correct or all wrong (Σ w = 0) it falls back to the
-// unweighted mean of (conf_i - c_i)² (one of the two fallbacks the spec allows).
+// unweighted mean of (conf_i - c_i)² (one of two reasonable fallbacks).
 func CABrier(conf, correct *Node) *Node {
 	a := ReduceAllMean(correct)
 	w := Add(Mul(correct, OneMinus(a)), Mul(OneMinus(correct), a))

@@ -83,9 +83,9 @@ func TestCACalibProperties(t *testing.T) {
 		}
 	}
 	// 4. Narrow miss z = [1, 0.6, -1], y = 1: conf and the CA term conf² (a lone wrong sample).
-	// The spec's T = 1.4427 row lists p = [0.497480, 0.377446, 0.125075] and conf² = 0.247486, but
+	// The worked table we started from lists, for T = 1.4427, p = [0.497480, 0.377446, 0.125075] and conf² = 0.247486, but
 	// softmax([1, 0.6, -1]/1.4427) = [0.498043, 0.377446, 0.124511] (checked independently in Python's
-	// math module; p_1 and CE agree with the spec, p_0 and p_2 look like a transcription slip), so
+	// math module; p_1 and CE agree with it, p_0 and p_2 look like a transcription slip), so
 	// conf = 0.498043 and conf² = 0.248046 are used for that row.
 	for _, row := range []struct{ T, conf, ce, ca float64 }{
 		{1, 0.553816, 0.990924, 0.306712}, {1.4427, 0.498043, 0.974327, 0.248046}, {10, 0.359774, 1.062278, 0.129438},

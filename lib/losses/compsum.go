@@ -9,8 +9,8 @@ import (
 // Comp-sum losses: Mao, Mohri & Zhong, "Cross-Entropy Loss Functions: Theoretical
 // Analysis and Applications", ICML 2023, arXiv:2304.07288.
 //
-// The smooth adversarial comp-sum loss (ADV-COMP-SUM, the spec's section 2c) is deliberately left out:
-// the spec marks its definition UNVERIFIED (the margin rho, the weight nu and the norm of the smoothness
+// The smooth adversarial comp-sum loss (ADV-COMP-SUM) is deliberately left out:
+// its definition could not be verified from the paper (the margin rho, the weight nu and the norm of the smoothness
 // penalty could not be checked against the paper), so it cannot be implemented faithfully.
 
 func init() {

@@ -130,6 +130,6 @@ func TestCompSumProperties(t *testing.T) {
 			t.Errorf("float%d: loss %g != mean of per-example %g", bits, r.Loss, m)
 		}
 	}
-	// (The spec's "all-masked batch gives 0" has no counterpart: Evaluate takes no mask, and empty
+	// (An "all-masked batch gives 0" property has no counterpart: Evaluate takes no mask, and empty
 	// batches are rejected with an error; see TestEvaluateErrors.)
 }

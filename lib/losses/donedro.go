@@ -68,7 +68,7 @@ func DROLogMeanExp(losses *Node, r float64) *Node {
 	return AddScalar(lse, -math.Log(float64(losses.Shape().Dimensions[0])))
 }
 
-// DROValue returns the doubly robust objective over a batch, a scalar (the spec's surrogate B, BatchDRO):
+// DROValue returns the doubly robust objective over a batch, a scalar (surrogate B, BatchDRO):
 //
 //	F = r · log( (1/B) Σ_i exp(ℓ_i/r) ) = max_{w ∈ Δ_B} Σ_i w_i ℓ_i − r Σ_i w_i log(B w_i)
 //	∇F = Σ_i w*_i ∇ℓ_i
@@ -99,7 +99,7 @@ func DONEWeights(losses, logU *Node, r float64) *Node {
 	return StopGradient(Exp(Sub(DivScalar(losses, r), logU)))
 }
 
-// DONELoss returns DONE's surrogate per example, [B] (the spec's surrogate A):
+// DONELoss returns DONE's surrogate per example, [B] (surrogate A):
 //
 //	loss_i = sg[ω_i] · ℓ_i,   ω_i = exp(ℓ_i/r)/u   (DONEWeights)
 //
@@ -119,8 +119,8 @@ func checkDROInputs(name string, losses *Node, r float64) {
 }
 
 // DONEState is the running estimate u of the inner mean (1/n) Σ_i exp(ℓ_i/r) of DONE's stochastic solver,
-// kept in the log domain. The zero value is unstarted: the first Update sets u to that batch's mean (the
-// spec's advice; starting from u = 1 instead gives weights far from mean one until u warms up).
+// kept in the log domain. The zero value is unstarted: the first Update sets u to that batch's mean (our
+// choice; starting from u = 1 instead gives weights far from mean one until u warms up).
 type DONEState struct {
 	// LogU is log u; meaningful once Started.
 	LogU float64

@@ -109,7 +109,7 @@ func BinaryKL(student, teacher *Node, temperature float64) *Node {
 // for the main-head logits z¹ [B,K] (the only head used at test time), the auxiliary-head logits z²
 // [B,K], the teacher logits t [B,K] and labels y [B]. The main head gets gradient only from CE and the
 // auxiliary head only from BinaryKL-Norm; the backbone under both heads gets both. Passing the same
-// node as both heads gives the single-head combination (arm (c) of the spec's experiment). Official
+// node as both heads gives the single-head combination (arm (c) of the notebook's experiment). Official
 // defaults: γ = 1, α = 1 (CIFAR-100) or 0.1 (ImageNet), T = 2.
 func DualHeadKD(main, aux, teacher, labels *Node, gamma, alpha, temperature float64) *Node {
 	checkLogitPair("DualHeadKD (main vs aux head)", main, aux)

@@ -71,12 +71,12 @@ func TestDHKDReference(t *testing.T) {
 	}
 }
 
-// dhkdExample is the spec's example: t = [2, 0, −1], z² = [3, −2, −0.5].
+// dhkdExample is a small worked example: t = [2, 0, −1], z² = [3, −2, −0.5].
 func dhkdExample(z ...float64) map[string]Arr {
 	return map[string]Arr{"student": Mat(z), "teacher": Mat([]float64{2, 0, -1}), "labels": Vec(0)}
 }
 
-// Properties 1–8 with the spec's worked numbers (T = 2).
+// Properties 1–8 on hand-worked numbers (T = 2).
 func TestDHKDProperties(t *testing.T) {
 	ex := dhkdExample(3, -2, -0.5)
 	for _, bits := range []int{32, 64} {

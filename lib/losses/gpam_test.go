@@ -131,7 +131,7 @@ func TestGPAMReference(t *testing.T) {
 	CheckFinite(t, "gpam", map[string]Arr{"features": in["features"].Scaled(1e4), "labels": in["labels"]}, nil)
 }
 
-// gpamSpec runs the split form on the spec's example: two classes of three supports, one query.
+// gpamSpec runs the split form on a small worked example: two classes of three supports, one query.
 func gpamSpec(t *testing.T, q []float64, y int, rho, m0 float64, fixedMargin float64, kappa float64, shift []float64) (d []float64, loss float64) {
 	t.Helper()
 	sup := []float64{0, 0, 0.2, 0, 0, 0.2, 2, 2, 2.4, 2, 2, 2.4}
@@ -157,7 +157,7 @@ func gpamSpec(t *testing.T, q []float64, y int, rho, m0 float64, fixedMargin flo
 	return out[0], out[1][0]
 }
 
-// Properties 1–7 with the spec's worked numbers.
+// Properties 1–7 on hand-worked numbers.
 func TestGPAMWorkedNumbers(t *testing.T) {
 	near := func(what string, got, want, tol float64) {
 		t.Helper()

@@ -63,7 +63,7 @@ func TestHPMReference(t *testing.T) {
 	}
 }
 
-// Properties 1–5 with the spec's worked numbers (exact = 1 reproduces the reference's 1e-6 term).
+// Properties 1–5 on hand-worked numbers (exact = 1 reproduces the reference's 1e-6 term).
 func TestHPMWorkedNumbers(t *testing.T) {
 	ell, s := []float64{0.1, 0.3, 0.2}, []float64{0, 1, 0.5}
 	check := func(what string, pred, target []float64, exact float64, want, tol float64) {

@@ -13,11 +13,11 @@ import (
 // The Kaplan–Meier-weighted (IPCW) empirical risk for right-censored regression:
 // Ausset, Clémençon & Portier, "Empirical Risk Minimization under Random Censorship", JMLR 23 (2022),
 // arXiv:1906.01908.
-// The spec follows the standard IPCW / Kaplan–Meier / Beran definitions; the paper's exact
-// normalisation and bandwidth choice were not read (UNVERIFIED), so the code implements the spec's
+// The code follows the standard IPCW / Kaplan–Meier / Beran definitions; the paper's exact
+// normalisation and bandwidth choice were not read (unverified), so it implements those standard
 // formulas: weights δ_i / (n Ĝ(Yt_i-)), the squared error, and the tie rule below.
 
-// KMDefaultMinSurvival is the default floor on Ĝ (the spec's example value), which bounds every
+// KMDefaultMinSurvival is the default floor on Ĝ (a conventional choice), which bounds every
 // weight by 1/(n·0.05).
 const KMDefaultMinSurvival = 0.05
 
@@ -50,7 +50,7 @@ func init() {
 //
 // for predictions f [B], observed times t [B] and scaled weights nw [B] = n·w_i (n the size of the set
 // the weights were computed on; see KaplanMeierWeights or KMWeights). Its mean over a minibatch is the
-// spec's minibatch form (n/B) Σ_{i∈batch} w_i ℓ_i, an unbiased estimate of the full KM risk
+// the minibatch form (n/B) Σ_{i∈batch} w_i ℓ_i, an unbiased estimate of the full KM risk
 // R̂(f) = Σ_i w_i (t_i - f_i)². The weights are constants (no gradient): d loss_i/d f_i = -2 nw_i (t_i - f_i).
 func KMWeightedSquaredLoss(predictions, times, nw *Node) *Node {
 	for _, x := range []*Node{predictions, times, nw} {
@@ -205,7 +205,7 @@ func ipcw(g []float64, events []bool, gMin float64) []float64 {
 //
 // with the risk set R(u) = {k : Yt_k > u} ∪ {k censored at u} (events before censorings, as in
 // KMWeights). With h → ∞ or identical covariates it is the unconditional Kaplan–Meier weighting.
-// The spec leaves h to the user (a median-distance heuristic plus validation); it is O(n²·d).
+// h is left to the user (a median-distance heuristic plus validation); it is O(n²·d).
 func BeranWeights(x [][]float64, times []float64, events []bool, h, gMin float64) ([]float64, error) {
 	if err := checkSurvival("BeranWeights", times, events); err != nil {
 		return nil, err

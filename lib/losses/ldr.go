@@ -16,7 +16,7 @@ import (
 //   - "ldr-kl":       LDR-KL on the raw scores (the paper's closed form).
 //   - "ldr-kl-code":  LDR-KL after the official LDRLoss_V1 normalisation f ← softplus(f)/mean_k softplus(f).
 //   - "aldr-kl":      one ALDR-KL step on the raw scores with p = softmax(δ/λ_old), the exact maximiser over
-//     the simplex for fixed λ (our reading of the derivation in the spec; the paper's own
+//     the simplex for fixed λ (our reading of the paper's derivation; its
 //     algorithm text was not read).
 //   - "aldr-kl-code": one ALDR-KL step as in the official ALDRLoss_V1: f ← f/(||f||₁/K) (optionally softplus
 //     first), p = softmax(f/λ_old) + 1e-5 renormalised (so the margin does not enter p).
@@ -153,7 +153,7 @@ func ALDRLambda(p *Node, lambda0, alpha float64) *Node {
 //
 //	loss_i = λ_i (logsumexp_k(δ_ik/λ_i) - log K) - (α log K/(2λ0)) (λ_i - λ0)²
 //
-// The quadratic coefficient follows the official code (the spec notes the paper may write it differently).
+// The quadratic coefficient follows the official code (the paper may write it differently).
 func ALDRLossAt(delta, lam *Node, lambda0, alpha float64) *Node {
 	lam = StopGradient(lam)
 	logK := math.Log(float64(delta.Shape().Dimensions[1]))

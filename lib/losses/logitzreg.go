@@ -13,7 +13,7 @@ import (
 // de Brébisson's Z-loss ("z-loss", zloss.go).
 //
 // For token logits [B,T,V], flatten to [B·T,V] (and labels to [B·T]): the registry's per-example mean is
-// then the token mean the spec asks for.
+// then the token mean.
 
 func init() {
 	alpha := Param{Name: "alpha", Default: 1e-4, Min: 0, Max: math.Inf(1),

@@ -72,7 +72,7 @@ func mtardNegEnt(t *testing.T, logits []float64, tau float64) float64 {
 	return out[0][0]
 }
 
-// Properties 1–6 with the spec's worked numbers.
+// Properties 1–6 on hand-worked numbers.
 func TestMTARDProperties(t *testing.T) {
 	// 1: entropy increases with τ; H̃ values.
 	z := []float64{2, 0, -1}

@@ -55,7 +55,7 @@ func retrievalMask(what string, scores, positives *Node) *Node {
 // where P is the number of positives. In the paper's layout (one positive per query, P = Q = B) this is
 // exactly Eq. 3; with mean = true it is further divided by |S⁻| (the number of negatives), giving the mean
 // over all positive–negative pairs, L_MW_mean, the form used by the AoC bound (Lemma 2:
-// AoC ≤ L_MW_mean / log 2) and whose scale does not grow with the batch. The spec defines only the
+// AoC ≤ L_MW_mean / log 2) and whose scale does not grow with the batch. Eq. 3 is written for the
 // one-positive-per-query case; dividing by the number of positives is our generalisation.
 // The softplus is the stable log(1+e^x) = max(x,0) + log1p(e^-|x|), so τ = 0.01 is finite in float32.
 //
@@ -120,7 +120,7 @@ func MWLossOnePositive(scores, posIndex *Node, tau float64, mean bool) *Node {
 // softmax cross-entropy with the positive column as target. Several positives in a row share the
 // numerator (the "log total positive probability" generalisation, our choice); a row without positives,
 // or without negatives, has loss 0. The softplus form keeps tiny losses (e.g. 6.9e-10 at τ = 0.01 in the
-// spec's example) instead of rounding log(1+ε) to 0, and both masked log-sum-exps subtract their own
+// tests' worked example) instead of rounding log(1+ε) to 0, and both masked log-sum-exps subtract their own
 // (detached) max, so any finite scores and τ = 0.01 give finite values in float32.
 // The loss is invariant to adding a constant to a row (Lemma 1): its gradient w.r.t. a per-query
 // offset is exactly 0.

@@ -63,7 +63,7 @@ func refAoC(s, pos Arr) float64 {
 	return a
 }
 
-// specS is the spec's B = 3 example (no hard negatives, positives on the diagonal).
+// specS is a B = 3 worked example (no hard negatives, positives on the diagonal).
 func specS() map[string]Arr {
 	return map[string]Arr{
 		"scores":    Mat([]float64{0.9, 0.3, 0.5}, []float64{0.2, 0.4, 0.1}, []float64{0.6, 0.7, 0.95}),
@@ -109,7 +109,7 @@ func TestMWReference(t *testing.T) {
 	}
 }
 
-// Properties 1–4 and 8: the spec's worked numbers.
+// Properties 1–4 and 8: hand-worked numbers.
 func TestMWWorkedNumbers(t *testing.T) {
 	near := func(what string, got, want, tol float64) {
 		t.Helper()

@@ -134,7 +134,7 @@ func ndEval(t *testing.T, s, tt [][]float64, y []int32, means [][]float64) (per,
 	return out[0], out[1]
 }
 
-// Properties 1–7 and 9 with the spec's class means c₀ = (1, 0), c₁ = (0, 2).
+// Properties 1–7 and 9 with the class means c₀ = (1, 0), c₁ = (0, 2).
 func TestNDKDProperties(t *testing.T) {
 	means := [][]float64{{1, 0}, {0, 2}}
 	cases := []struct {

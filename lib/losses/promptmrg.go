@@ -104,7 +104,7 @@ func PromptMRGPosProbabilities(logits *Node) *Node {
 
 // PromptMRGInitialPrior returns the prior used before the first learning-status update: the base
 // probabilities divided by their max, followed by aux ones (the auxiliary diseases, which are never
-// adjusted; 4 in the paper). The spec presumes (UNCERTAIN) that the official base probabilities are
+// adjusted; 4 in the paper). We presume (unverified) that the official base probabilities are
 // training-set POS frequencies, which makes the first epoch standard frequency-based logit adjustment.
 func PromptMRGInitialPrior(baseProbs []float64, aux int) ([]float64, error) {
 	if len(baseProbs) == 0 {

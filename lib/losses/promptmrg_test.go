@@ -67,7 +67,7 @@ func TestPromptMRGUnitPriorIsCE(t *testing.T) {
 	}
 }
 
-// Property 2: the spec's worked table for one disease with logits [0.2, 1.0, 0.5, -0.3].
+// Property 2: a hand-worked table for one disease with logits [0.2, 1.0, 0.5, -0.3].
 func TestPromptMRGWorkedTable(t *testing.T) {
 	rows := []struct{ pi, adjPos, cePos, ceNeg, gradPos float64 }{
 		{1, 1.0, 0.845178, 1.345178, -0.570519},

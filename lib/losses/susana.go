@@ -12,7 +12,7 @@ import (
 // class separability in metric learning via two novel distance-based loss functions for few-shot image
 // classification", arXiv 2305.09062. Implemented: the Proto-Triplet loss, the ICNN score and loss (the
 // "full" variant over support ∪ query), ProtoNet logits and class prototypes. The ICNN steps follow the
-// spec's description of the authors' code (maumruiz/FSL-Loss, algorithms/icnn_loss.py).
+// authors' published code (maumruiz/FSL-Loss, algorithms/icnn_loss.py).
 
 // susanaEps is the ε of the distance d(a,b) = sqrt(Σ(a-b)² + ε) used by both losses.
 const susanaEps = 1e-6

@@ -58,7 +58,7 @@ func refProtoTriplet(in map[string]Arr, p Params) (float64, []float64) {
 	return MeanOf(per), per
 }
 
-// refICNN is a float64 port of the spec's description of the reference code (with sorting).
+// refICNN is a float64 port of the authors' reference code's steps (with sorting).
 func refICNN(x [][]float64, y []int, k, ipc int) float64 { return refICNNWith(x, y, k, ipc, nil) }
 
 // refICNNWith is refICNN with the maximum of the different-class term, max_ij E_ij, replaced by
@@ -182,7 +182,7 @@ func TestSuSanaReference(t *testing.T) {
 	CheckFinite(t, "icnn", big, nil)
 }
 
-// Properties 1–7 with the spec's worked numbers.
+// Properties 1–7 on hand-worked numbers.
 func TestSuSanaWorkedNumbers(t *testing.T) {
 	near := func(what string, got, want, tol float64) {
 		t.Helper()

@@ -25,7 +25,7 @@ type Block struct {
 
 // Options chooses which blocks a Projector projects.
 type Options struct {
-	// FreeOutput leaves the output matrix unprojected (the spec's projectOutput = false); by default it
+	// FreeOutput leaves the output matrix unprojected (projectOutput = false); by default it
 	// is projected to its initial norm, fixing the logit scale.
 	FreeOutput bool
 	// FreeNormParams leaves LayerNorm's (gain, offset) unprojected (projectNormParams = false).

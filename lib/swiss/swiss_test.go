@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// example is the spec's worked example: A:(90,50), B:(80,70), C:(70,80), D:(60,60).
+// example is a small worked example: A:(90,50), B:(80,70), C:(70,80), D:(60,60).
 var example = [][]float64{{90, 50}, {80, 70}, {70, 80}, {60, 60}}
 
 func mustOutcomes(t *testing.T, R [][]float64) *Outcomes {
@@ -516,7 +516,7 @@ func TestFailureProfile(t *testing.T) {
 }
 
 func TestSyntheticSpecialistsHurtMost(t *testing.T) {
-	// The spec's qualitative claim on its synthetic matrix: the late specialist L15 loses most of its
+	// The qualitative claim on the synthetic matrix: the late specialist L15 loses most of its
 	// expected score under elimination, the early specialists keep theirs.
 	R, names, kinds := Synthetic(1)
 	if len(R) != 16 || len(R[0]) != 6 || names[15] != "L15" || kinds[12] != EarlySpecialist {

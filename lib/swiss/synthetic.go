@@ -12,7 +12,7 @@ const (
 	LateSpecialist  = "late specialist"
 )
 
-// Synthetic returns the spec's synthetic score matrix (M = 16 models, K = 6 benchmarks), its model
+// Synthetic returns the notebook's synthetic score matrix (M = 16 models, K = 6 benchmarks), its model
 // names and kinds: twelve generalists #0–#11 with R_mk = a_m + 0.03·ε_mk (a_m evenly spaced in
 // [0.55, 0.75], ε standard normal), and four specialists #12–#15 at base levels 0.35, 0.36, 0.37,
 // 0.38 except on their strong benchmarks: #12 scores (0.95, 0.93) and #13 (0.93, 0.95) on D_1–D_2
