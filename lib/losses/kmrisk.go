@@ -50,7 +50,7 @@ func init() {
 //
 // for predictions f [B], observed times t [B] and scaled weights nw [B] = n·w_i (n the size of the set
 // the weights were computed on; see KaplanMeierWeights or KMWeights). Its mean over a minibatch is the
-// the minibatch form (n/B) Σ_{i∈batch} w_i ℓ_i, an unbiased estimate of the full KM risk
+// minibatch form (n/B) Σ_{i∈batch} w_i ℓ_i, an unbiased estimate of the full KM risk
 // R̂(f) = Σ_i w_i (t_i - f_i)². The weights are constants (no gradient): d loss_i/d f_i = -2 nw_i (t_i - f_i).
 func KMWeightedSquaredLoss(predictions, times, nw *Node) *Node {
 	for _, x := range []*Node{predictions, times, nw} {
