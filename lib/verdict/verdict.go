@@ -13,7 +13,8 @@
 //   - Exact: a deterministic or closed-form computation with no randomness; "reproduced" when it holds;
 //   - Sanity: a setup or construction check, shown but never counted;
 //   - any counted kind is "not testable" when the caller says why the control does not show the
-//     phenomenon the method addresses (Claim.Untestable names the measurement that shows it).
+//     phenomenon the method addresses (Claim.Untestable names the measurement that shows it); a
+//     Comparison or NonInferiority claim may then come without runs, when nothing could be measured.
 //
 // The overall verdict comes from the counted claims only (Comparison, NonInferiority, Exact): "reproduced"
 // when every testable claim is reproduced, "not reproduced" when none is, "partly reproduced" in between,
@@ -174,6 +175,11 @@ func decide(c Claim) (Result, error) {
 			res.Reason = "sanity check (not counted): " + res.Reason
 		}
 	case Comparison, NonInferiority:
+		if c.Untestable != "" && len(c.Method) == 0 && len(c.Baseline) == 0 {
+			// Nothing could be measured (e.g. no data at any affordable scale): the reason is the outcome.
+			res.Outcome, res.Reason = NotTestable, c.Untestable
+			break
+		}
 		eff, se, n, err := effect(c)
 		if err != nil {
 			return Result{}, err

@@ -57,6 +57,7 @@ func TestOutcomes(t *testing.T) {
 		{"non-inferior", Claim{Kind: NonInferiority, Margin: 1, Method: runs(-1 + 2.1*se), Baseline: runs(0)}, Reproduced},
 		{"inferiority not excluded", Claim{Kind: NonInferiority, Margin: 1, Method: runs(-1 + 1.9*se), Baseline: runs(0)}, NotReproduced},
 		{"untestable", Claim{Kind: Comparison, Method: runs(5), Baseline: runs(0), Untestable: "the control shows no forgetting (accuracy 0.30 in every arm)"}, NotTestable},
+		{"untestable without runs", Claim{Kind: Comparison, Untestable: "no real benchmark table is available offline"}, NotTestable},
 		{"exact holds", Claim{Kind: Exact, Holds: true, Value: 1e-9}, Reproduced},
 		{"exact fails", Claim{Kind: Exact}, NotReproduced},
 	}
