@@ -246,3 +246,26 @@ func TestFigurePNG(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestUnmeasuredClaimShown checks that a not-testable claim without runs gets dashes, not zeros, in the
+// table, and that the figure still draws the measured claim.
+func TestUnmeasuredClaimShown(t *testing.T) {
+	r, err := Decide("00-test",
+		Claim{Claim: "measured", Kind: Comparison, Method: []float64{1, 1.1, 0.9}, Baseline: []float64{0, 0.1, -0.1}},
+		Claim{Claim: "unmeasured", Kind: Comparison, Untestable: "no data offline"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := r.Figure(); f == nil || f.Err() != nil {
+		t.Fatalf("figure: %v", f)
+	}
+	md, err := r.Table().Markdown()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(md, "\n") {
+		if strings.Contains(line, "unmeasured") && (!strings.Contains(line, "–") || strings.Contains(line, "| 0 |")) {
+			t.Errorf("unmeasured row: %s", line)
+		}
+	}
+}
