@@ -41,9 +41,9 @@ func DropsFigure(r Result) (*viz.Figure, error) {
 		if err != nil {
 			return nil, err
 		}
-		cats := []string{"median generalist", "late specialists (min)", "early specialists (max)", "2 strongest generalists (max)"}
+		cats := []string{"median gen.", "late spec. (min)", "early spec. (max)", "top-2 gen. (max)"}
 		s := viz.MeanSE("relative drop", [][]float64{d.MedianGeneralist, d.LateMin, d.EarlyMax, d.StrongMax})
-		panels = append(panels, viz.Bar(pol.String(), "", "relative drop Δ/Ŝ(0) at the largest T", cats, s))
+		panels = append(panels, viz.Bar(pol.String(), "", "relative drop Δ/Ŝ(0)", cats, s))
 	}
-	return viz.Panels(fmt.Sprintf("Relative drops under elimination over %d independent synthetic matrices", len(r.Runs)), len(panels), panels...), nil
+	return viz.Panels(fmt.Sprintf("Relative drops at the largest T over %d independent synthetic matrices (gen.: generalists, spec.: specialists)", len(r.Runs)), len(panels), panels...), nil
 }

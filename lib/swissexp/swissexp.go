@@ -237,3 +237,18 @@ func MaxHandGap(rows []ExampleRow) float64 {
 	}
 	return g
 }
+
+// ZeroBase counts, over the runs, the models of the given kind whose expected score without elimination
+// is 0 under the policy with index p (they have nothing to lose, so no relative drop).
+func (r Result) ZeroBase(p int, kind string) int {
+	n := 0
+	for _, run := range r.Runs {
+		base := run.Profiles[p].Est[0].Mean
+		for m, k := range r.Kinds {
+			if k == kind && base[m] == 0 {
+				n++
+			}
+		}
+	}
+	return n
+}
