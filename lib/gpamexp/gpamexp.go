@@ -472,6 +472,10 @@ func (c Config) train(a Arm, shot int, lr float64, s Seeds, tr, va *data.Set, va
 // Run runs the experiment: for every arm and shot, one tuning run per learning rate (scored on the
 // validation episodes), then Runs final runs at the chosen rate, each scored on its own test episodes
 // at every NOTA rate. progress, if not nil, is called after every training run with a description.
+//
+// ProtoNet's tuning accuracy is measured with the threshold tuned on the same validation episodes, so
+// it is optimistic; it only ranks ProtoNet's own learning rates, and every final run tunes its
+// threshold on validation episodes of its own and is scored on test episodes.
 func Run(c Config, progress func(done string)) (*Result, error) {
 	if err := c.Check(); err != nil {
 		return nil, err
