@@ -220,33 +220,10 @@ func Run(c Config, progress func(done string)) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	say := func(format string, args ...any) {
-		if progress != nil {
-			progress(fmt.Sprintf(format, args...))
-		}
-	}
+	say := reporter(progress)
 	res := &Result{}
-	// Tuning: one baseline and surrogate, every grid point of both arms, scored on validation only.
-	st, err := c.start(s, c.TuneSeed)
-	if err != nil {
+	if res.Tuning, err = c.tune(s, say); err != nil {
 		return nil, err
-	}
-	say("tuning baseline and surrogate (seed %d)", c.TuneSeed)
-	for _, arm := range []string{Control, DVERGE} {
-		t := Tuning{Arm: arm, LRs: c.LRs, Best: -1}
-		for i, lr := range c.LRs {
-			ar, err := c.continueArm(s, st, arm, lr, false)
-			if err != nil {
-				return nil, err
-			}
-			f := ar.Final()
-			t.ValTransfer, t.ValClean = append(t.ValTransfer, f.ValTransfer), append(t.ValClean, f.ValClean)
-			if t.Best < 0 || f.ValTransfer > t.ValTransfer[t.Best] {
-				t.Best = i
-			}
-			say("tuning %s lr=%g: validation transfer accuracy %.3f", arm, lr, f.ValTransfer)
-		}
-		res.Tuning = append(res.Tuning, t)
 	}
 	for r := 1; r <= c.Runs; r++ {
 		seed := uint64(r)
@@ -260,12 +237,8 @@ func Run(c Config, progress func(done string)) (*Result, error) {
 			if err != nil {
 				return nil, err
 			}
-			if arm == Control {
-				rr.Control = *ar
-			} else {
-				rr.DVERGE = *ar
-			}
-			say("run %d, %s: test transfer accuracy %.3f", r, arm, ar.Final().Transfer)
+			*rr.Arm(arm) = *ar
+			say.say("run %d, %s: test transfer accuracy %.3f", r, arm, ar.Final().Transfer)
 		}
 		if rr.SweepBaseline, rr.SweepControl, rr.SweepDVERGE, err = c.sweep(s, st); err != nil {
 			return nil, err
@@ -273,6 +246,43 @@ func Run(c Config, progress func(done string)) (*Result, error) {
 		res.Runs = append(res.Runs, rr)
 	}
 	return res, nil
+}
+
+// reporter passes progress lines to a callback (none when it is nil).
+type reporter func(done string)
+
+func (r reporter) say(format string, args ...any) {
+	if r != nil {
+		r(fmt.Sprintf(format, args...))
+	}
+}
+
+// tune trains one baseline and surrogate (seed TuneSeed) and every grid point of both arms from it, scored
+// on the validation split only (ValTransfer after the last epoch; ties to the earlier rate).
+func (c Config) tune(s *Splits, say reporter) ([]Tuning, error) {
+	st, err := c.start(s, c.TuneSeed)
+	if err != nil {
+		return nil, err
+	}
+	say.say("tuning baseline and surrogate (seed %d)", c.TuneSeed)
+	var out []Tuning
+	for _, arm := range []string{Control, DVERGE} {
+		t := Tuning{Arm: arm, LRs: c.LRs, Best: -1}
+		for i, lr := range c.LRs {
+			ar, err := c.continueArm(s, st, arm, lr, false)
+			if err != nil {
+				return nil, err
+			}
+			f := ar.Final()
+			t.ValTransfer, t.ValClean = append(t.ValTransfer, f.ValTransfer), append(t.ValClean, f.ValClean)
+			if t.Best < 0 || f.ValTransfer > t.ValTransfer[t.Best] {
+				t.Best = i
+			}
+			say.say("tuning %s lr=%g: validation transfer accuracy %.3f", arm, lr, f.ValTransfer)
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }
 
 // state is a run's shared start: the baseline ensemble, the surrogate and its PGD images, and each
