@@ -264,3 +264,27 @@ func TestAnchorLossWorkedExample(t *testing.T) {
 		t.Fatal("one head of temperatures for two of similarities passed")
 	}
 }
+
+func TestResultHelpers(t *testing.T) {
+	res := []SettingResult{
+		{Augs: 1, Arms: []ArmResult{{Arm: "A", KNN: []float64{0.5, 0.6}, Chosen: Point{Beta: 1, TauMax: 2},
+			Tuning: Tuning{AtLower: []float64{0.5, 0.1}, AtUpper: []float64{0.2, 0}}}, {Arm: "B", KNN: []float64{0.4, 0.7}, Chosen: Point{Tau: 0.5}}}},
+		{Augs: 5, Arms: []ArmResult{{Arm: "A", KNN: []float64{0.1, 0.1}}, {Arm: "B", KNN: []float64{0.2, 0.3}}}},
+	}
+	g, err := Gain(res, 1, "A", "B", KNNOf)
+	if err != nil || math.Abs(g[0]-0.1) > 1e-12 || math.Abs(g[1]+0.1) > 1e-12 {
+		t.Fatalf("gain %v (%v), want [0.1 −0.1]", g, err)
+	}
+	if v, _ := Values(res, 5, "B", KNNOf); v[1] != 0.3 {
+		t.Fatalf("values %v: wrong setting or arm", v)
+	}
+	if _, err := Values(res, 3, "A", KNNOf); err == nil {
+		t.Fatal("a missing setting passed")
+	}
+	if s := Chosen(res, 1); s != "A β=1 τ_max=2, B τ=0.5" {
+		t.Fatalf("chosen %q", s)
+	}
+	if lo, hi := res[0].Arms[0].PinnedRange(); math.Abs(lo-0.1) > 1e-12 || math.Abs(hi-0.7) > 1e-12 {
+		t.Fatalf("pinned range %v–%v, want 0.1–0.7", lo, hi)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -316,4 +317,68 @@ func (c Config) embed2(ctx *context.Context, a, b *data.Set) (ha, hb []float32, 
 	}
 	hb, err = c.Embed(ctx, b)
 	return ha, hb, err
+}
+
+// Metric picks one value per final run from an ArmResult, e.g. KNNOf.
+type Metric func(*ArmResult) []float64
+
+// KNNOf, ProbeOf and OverlapOf are the Metrics of the test kNN and probe accuracies and of the overlap.
+func KNNOf(a *ArmResult) []float64     { return a.KNN }
+func ProbeOf(a *ArmResult) []float64   { return a.Probe }
+func OverlapOf(a *ArmResult) []float64 { return a.Overlap }
+
+// Values returns metric of every final run of arm with augs augmentation types.
+func Values(res []SettingResult, augs int, arm string, metric Metric) ([]float64, error) {
+	for i := range res {
+		if res[i].Augs == augs {
+			if a := res[i].Arm(arm); a != nil {
+				return metric(a), nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("amclexp.Values: no results for %s with %d augmentation types", arm, augs)
+}
+
+// Gain returns, per run, metric of method minus metric of baseline with augs augmentation types.
+func Gain(res []SettingResult, augs int, method, baseline string, metric Metric) ([]float64, error) {
+	m, err := Values(res, augs, method, metric)
+	if err != nil {
+		return nil, err
+	}
+	b, err := Values(res, augs, baseline, metric)
+	if err != nil {
+		return nil, err
+	}
+	if len(m) != len(b) {
+		return nil, fmt.Errorf("amclexp.Gain: %d runs of %s and %d of %s", len(m), method, len(b), baseline)
+	}
+	g := make([]float64, len(m))
+	for i := range g {
+		g[i] = m[i] - b[i]
+	}
+	return g, nil
+}
+
+// Chosen lists the chosen point of every arm with augs augmentation types, e.g. "SimCLR τ=0.2, AMCL β=1 τ_max=2".
+func Chosen(res []SettingResult, augs int) string {
+	var s []string
+	for _, r := range res {
+		if r.Augs == augs {
+			for _, a := range r.Arms {
+				s = append(s, a.Arm+" "+a.Chosen.String())
+			}
+		}
+	}
+	return strings.Join(s, ", ")
+}
+
+// PinnedRange returns the smallest and largest fraction of the loss's temperatures at a bound (either)
+// over the tuning points of a.
+func (a *ArmResult) PinnedRange() (lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for i := range a.Tuning.AtLower {
+		f := a.Tuning.AtLower[i] + a.Tuning.AtUpper[i]
+		lo, hi = math.Min(lo, f), math.Max(hi, f)
+	}
+	return lo, hi
 }
