@@ -288,3 +288,25 @@ func TestResultHelpers(t *testing.T) {
 		t.Fatalf("pinned range %v–%v, want 0.1–0.7", lo, hi)
 	}
 }
+
+func TestSeedsInitialiseIndependently(t *testing.T) {
+	// With a negligible learning rate the features are the initialisation's: different seeds must give
+	// different initial backbones, not only different augmentations and data orders.
+	c := tiny()
+	c.LR = 1e-12
+	sp := tinySplits(c)
+	feats := func(seed uint64) []float32 {
+		ctx, _, err := c.Pretrain(c.Arms[0], c.Arms[0].Grid[0], sp.Train, 1, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := c.Embed(ctx, sp.Test)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	if slices.Equal(feats(1), feats(2)) {
+		t.Fatal("seeds 1 and 2 start from the same backbone")
+	}
+}
