@@ -19,7 +19,7 @@ func (r *Report) Table() *viz.Table {
 		switch {
 		case c.Kind == Exact || c.Kind == Sanity:
 			runs, se = "–", "–"
-		case c.Seeds == 0: // not testable, nothing measured
+		case c.Outcome == NotTestable && c.Seeds < MinRuns: // nothing measured
 			runs, eff, se = "–", "–", "–"
 		}
 		outcome := string(c.Outcome)
@@ -38,12 +38,12 @@ func (r *Report) Table() *viz.Table {
 // Figure draws each measured claim (Comparison, NonInferiority with runs) as its effect with a ±2 SE error bar,
 // one panel per claim since their units differ; a claim is reproduced when its bar's interval lies above
 // 0 (a comparison) or above −margin (non-inferiority, given in the panel's title). Nil when no claim has
-// runs.
+// a measured effect (a claim untestable on fewer than MinRuns runs has none).
 func (r *Report) Figure() *viz.Figure {
 	var panels []*viz.Figure
 	for i, c := range r.Claims {
-		if c.Kind != Comparison && c.Kind != NonInferiority || c.Seeds == 0 {
-			continue
+		if c.Kind != Comparison && c.Kind != NonInferiority || c.Outcome == NotTestable && c.Seeds < MinRuns {
+			continue // no measured effect
 		}
 		title := fmt.Sprintf("C%d: %s", i+1, c.Outcome)
 		if c.Kind == NonInferiority {

@@ -269,3 +269,27 @@ func TestUnmeasuredClaimShown(t *testing.T) {
 		}
 	}
 }
+
+// TestUntestableWithFewRuns checks that a claim the control makes untestable needs no measured runs:
+// when the phenomenon shows in fewer than MinRuns runs there is nothing to measure, and the claim is
+// "not testable" with no effect (a testable claim with as few runs stays an error).
+func TestUntestableWithFewRuns(t *testing.T) {
+	for _, runs := range [][]float64{nil, {0.2}, {0.1, 0.3}} {
+		r, err := Decide("00-test", Claim{Claim: "x", Kind: Comparison, Method: runs, Baseline: runs, Paired: true,
+			Untestable: "the control groks in only 1 of 5 runs"})
+		if err != nil {
+			t.Fatalf("%d runs: %v", len(runs), err)
+		}
+		c := r.Claims[0]
+		if c.Outcome != NotTestable || c.Seeds != len(runs) || c.Effect != 0 || c.SE != 0 || r.Verdict != VerdictNotTestable {
+			t.Errorf("%d runs: %+v, verdict %q; want not testable with no effect", len(runs), c, r.Verdict)
+		}
+		if f := r.Figure(); f != nil {
+			t.Errorf("%d runs: a figure of an effect that was never measured", len(runs))
+		}
+	}
+	if _, err := Decide("00-test", Claim{Claim: "x", Kind: Comparison, Method: []float64{1, math.NaN()}, Baseline: []float64{1, 2},
+		Untestable: "flat"}); err == nil || !strings.Contains(err.Error(), "NaN") {
+		t.Errorf("an untestable claim's NaN run must still be an error, got %v", err)
+	}
+}
