@@ -73,14 +73,9 @@ func (c Config) PredictionsFigure(recs []Record, settings []Setting, arms []stri
 				}
 			}
 		}
-		hi := 0.0
-		for _, v := range ty {
-			hi = math.Max(hi, v)
-		}
-		ser = append(ser, viz.XY("y = x", []float64{0, hi}, []float64{0, hi}))
 		figs = append(figs, viz.Scatter(st.Name, "true Y", "prediction", ser...))
 	}
-	return viz.Panels("Test predictions against the true durations (run 0)", len(figs), figs...), nil
+	return viz.Panels("Test predictions against the true durations (run 0; a perfect fit lies on the diagonal)", len(figs), figs...), nil
 }
 
 // fits returns run 0's fits on setting st with the KM weights at gMin: oracle, naive and KM, with the

@@ -18,6 +18,7 @@ package kmexp
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/losslab/losslab/lib/data"
 	"github.com/losslab/losslab/lib/losses"
@@ -337,3 +338,21 @@ func TestMSE(r Record) float64 { return r.MSE }
 
 // Param reads a record's chosen hyperparameter.
 func Param(r Record) float64 { return r.Param }
+
+// AtEdge counts the records of arm (over every setting and run) whose chosen hyperparameter is the
+// smallest or the largest value of grid: a choice there says the grid may be too narrow.
+func AtEdge(recs []Record, arm string, grid []float64) (edge, total int) {
+	if len(grid) == 0 {
+		return 0, 0
+	}
+	lo, hi := slices.Min(grid), slices.Max(grid)
+	for _, r := range recs {
+		if r.Arm == arm {
+			total++
+			if r.Param == lo || r.Param == hi {
+				edge++
+			}
+		}
+	}
+	return edge, total
+}

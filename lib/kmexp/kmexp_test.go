@@ -96,3 +96,10 @@ func TestRunSmall(t *testing.T) {
 		t.Errorf("2 seeds: %v", err)
 	}
 }
+
+func TestAtEdge(t *testing.T) {
+	recs := []Record{{Arm: KM, Param: 0.01}, {Arm: KM, Param: 0.05}, {Arm: KM, Param: 0.2}, {Arm: Beran, Param: 0.2}}
+	if e, n := AtEdge(recs, KM, []float64{0.05, 0.01, 0.2}); e != 2 || n != 3 {
+		t.Errorf("AtEdge: %d of %d, want 2 of 3", e, n)
+	}
+}
