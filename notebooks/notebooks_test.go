@@ -111,9 +111,10 @@ func TestNoFixedTempFolder(t *testing.T) {
 	}
 }
 
-// TestCommittedVerdicts reads the verdicts committed in the paper notebooks' outputs, as a tool would:
-// each must parse, come from a full-size run (never quick mode), spell every outcome as the protocol
-// does, and a notebook that decides its claims with verdict.Decide and has outputs must hold exactly one.
+// TestCommittedVerdicts reads the verdicts committed in the paper notebooks' outputs, as a tool would
+// (verdict.ReadNotebook, as `losslab verdict list` does): each must parse, come from a full-size run (never
+// quick mode), spell every outcome as the protocol does, and a notebook that decides its claims with
+// verdict.Decide and has outputs must hold exactly one.
 func TestCommittedVerdicts(t *testing.T) {
 	paths, err := filepath.Glob("papers/*.ipynb")
 	if err != nil || len(paths) == 0 {
@@ -121,49 +122,42 @@ func TestCommittedVerdicts(t *testing.T) {
 	}
 	outcomes := map[verdict.Outcome]bool{verdict.Reproduced: true, verdict.NotReproduced: true, verdict.NotTestable: true}
 	for _, path := range paths {
+		reports, err := verdict.ReadNotebook(path)
+		if err != nil {
+			t.Errorf("%s: %v", path, err)
+			continue
+		}
+		for _, r := range reports {
+			if r.Quick {
+				t.Errorf("%s: the committed verdict comes from a quick-mode run; commit full-size outputs", path)
+			}
+			for _, c := range r.Claims {
+				if !outcomes[c.Outcome] {
+					t.Errorf("%s: claim %q has outcome %q", path, c.Claim, c.Outcome)
+				}
+			}
+		}
 		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var nb struct {
 			Cells []struct {
-				CellType string          `json:"cell_type"`
-				Source   json.RawMessage `json:"source"`
-				Outputs  []struct {
-					Data map[string]json.RawMessage `json:"data"`
-				} `json:"outputs"`
+				CellType string            `json:"cell_type"`
+				Source   json.RawMessage   `json:"source"`
+				Outputs  []json.RawMessage `json:"outputs"`
 			} `json:"cells"`
 		}
 		if err := json.Unmarshal(b, &nb); err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
-		decides, outputs, reports := false, 0, 0
+		decides, outputs := false, 0
 		for _, c := range nb.Cells {
 			decides = decides || c.CellType == "code" && strings.Contains(string(c.Source), "verdict.Decide")
 			outputs += len(c.Outputs)
-			for _, o := range c.Outputs {
-				raw, ok := o.Data[verdict.MIMEType]
-				if !ok {
-					continue
-				}
-				reports++
-				r, err := verdict.Parse(raw)
-				if err != nil {
-					t.Errorf("%s: %v", path, err)
-					continue
-				}
-				if r.Quick {
-					t.Errorf("%s: the committed verdict comes from a quick-mode run; commit full-size outputs", path)
-				}
-				for _, c := range r.Claims {
-					if !outcomes[c.Outcome] {
-						t.Errorf("%s: claim %q has outcome %q", path, c.Claim, c.Outcome)
-					}
-				}
-			}
 		}
-		if decides && outputs > 0 && reports != 1 {
-			t.Errorf("%s: decides its claims with verdict.Decide but holds %d verdict outputs", path, reports)
+		if decides && outputs > 0 && len(reports) != 1 {
+			t.Errorf("%s: decides its claims with verdict.Decide but holds %d verdict outputs", path, len(reports))
 		}
 	}
 }

@@ -29,6 +29,10 @@ var commands = map[string]map[string]command{
 		"eval": {usage: "NAME [--set k=v,...] [--seed N] [--float32]",
 			help: "evaluate an objective on a JSON batch read from stdin", run: objectiveEval},
 	},
+	"verdict": {
+		"list": {usage: verdictListUsage,
+			help: "the verdicts committed in paper notebooks (lib/verdict's outputs), one line per paper", run: verdictList},
+	},
 	"landscape": {
 		"interpolate": {usage: interpolateUsage,
 			help: "the loss and error along the line from A to B, with its barriers", run: landscapeInterpolate},

@@ -7,6 +7,7 @@
 //	losslab landscape interpolate -a CKPT -b CKPT [-match none|weight|activation|ste] [-repair] -o OUT
 //	losslab landscape plane -a CKPT (-b CKPT -c CKPT | -random | -pca RUN) -o OUT
 //	losslab landscape curvature -a CKPT [-top K] [-trace N] [-density] -o OUT
+//	losslab verdict list [--json] [--claims] [NOTEBOOK|FOLDER ...]
 //
 // The landscape commands run lib/landscape on checkpoints written by lib/train (CKPT: a run folder, its
 // latest step; RUN@STEP; or a step folder) and write OUT.json (result and provenance) and OUT.svg/.png
@@ -17,6 +18,8 @@
 // {"loss": x, "per_example": [...], "grad": {"logits": [[...]]}}: the loss, the per-example losses
 // (omitted where the objective is not a per-example mean) and the gradient of the loss with respect to
 // every float input, nested like the input. It computes in float64 unless --float32 is given.
+// `verdict list` reads the verdicts that paper notebooks committed (lib/verdict's display outputs) and
+// prints one line per paper (--claims: every claim; --json: the reports).
 // Any problem gives a non-zero exit status and a one-line error on stderr.
 //
 // Commands are `losslab <noun> <verb>`; see commands.go to add one.

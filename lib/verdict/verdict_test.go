@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -291,5 +292,46 @@ func TestUntestableWithFewRuns(t *testing.T) {
 	if _, err := Decide("00-test", Claim{Claim: "x", Kind: Comparison, Method: []float64{1, math.NaN()}, Baseline: []float64{1, 2},
 		Untestable: "flat"}); err == nil || !strings.Contains(err.Error(), "NaN") {
 		t.Errorf("an untestable claim's NaN run must still be an error, got %v", err)
+	}
+}
+
+// TestReadNotebook writes a notebook holding a report the way GoNB stores it (the JSON as a string) and
+// reads it back; a file that is not a notebook is an error.
+func TestReadNotebook(t *testing.T) {
+	r, err := Decide("00-test",
+		Claim{Claim: "a", Kind: Comparison, Method: []float64{1, 1.1, 0.9}, Baseline: []float64{0, 0.1, -0.1}},
+		Claim{Claim: "b", Kind: Comparison, Untestable: "no data"},
+		Claim{Claim: "c", Kind: Sanity, Holds: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := r.JSON()
+	nb := map[string]any{"cells": []any{
+		map[string]any{"cell_type": "markdown", "source": "x"},
+		map[string]any{"cell_type": "code", "outputs": []any{
+			map[string]any{"output_type": "stream", "text": "hi"},
+			map[string]any{"output_type": "display_data", "data": map[string]any{MIMEType: string(js), "text/plain": "v"}},
+		}},
+	}}
+	path := filepath.Join(t.TempDir(), "n.ipynb")
+	b, _ := json.Marshal(nb)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadNotebook(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Paper != "00-test" || got[0].Verdict != VerdictReproduced {
+		t.Fatalf("read %+v", got)
+	}
+	if rep, no, nt := got[0].Counts(); rep != 1 || no != 0 || nt != 1 {
+		t.Errorf("counts %d/%d/%d, want 1/0/1", rep, no, nt)
+	}
+	if err := os.WriteFile(path, []byte("not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadNotebook(path); err == nil || !strings.Contains(err.Error(), "not a notebook") {
+		t.Errorf("garbage: %v", err)
 	}
 }
