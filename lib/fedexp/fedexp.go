@@ -158,10 +158,6 @@ func FashionMNIST(nTrain, nVal, nTest int) (*Splits, error) {
 	return &Splits{Train: tr, Val: va, Test: te}, nil
 }
 
-// Curve is one federated run: the global model's accuracy (on the validation or test split) after
-// every round.
-type Curve []float64
-
 // Tuning is one arm's tuning in one setting: the validation score of every grid point (NaN: the run
 // failed to produce a finite score) and the index of the chosen point.
 type Tuning struct {
@@ -174,8 +170,12 @@ type ArmResult struct {
 	Arm    string
 	Tuning Tuning
 	Chosen Point
-	// Curves holds the test-accuracy curve of each final run (run r: seed r+1).
-	Curves []Curve
+	// Curves holds the test-accuracy curve of each final run (run r: seed r+1), the accuracy after every
+	// round.
+	Curves [][]float64
+	// Diverged counts the final runs that diverged; their curves continue at chance accuracy (1/classes)
+	// from the round where they stopped.
+	Diverged int
 	// Local holds the last round's client models of run 0 (Config.KeepLocal, first setting only).
 	Local [][]float32 `json:",omitempty"`
 }
@@ -254,7 +254,7 @@ func (c Config) prepare(s *Splits, ai int, seed uint64, explore bool) (*runData,
 }
 
 // run is one federated run of arm a at point p on rd, scored on eval after every round.
-func (c Config) run(rd *runData, a Arm, p Point, eval *data.Set, seed uint64, keepLocal bool) (*fed.Result, Curve, error) {
+func (c Config) run(rd *runData, a Arm, p Point, eval *data.Set, seed uint64, keepLocal bool) (*fed.Result, []float64, error) {
 	cfg := fed.Config{Model: rd.f, Clients: rd.clients, Test: eval, Init: rd.f.Init(), Rounds: c.Rounds,
 		Fraction: float64(c.PerRound) / float64(c.Clients), Local: fed.Local{LR: p.LR, Mu: p.Mu, Epochs: c.LocalEpochs, BatchSize: c.Batch},
 		Seed: seed, KeepLocal: keepLocal}
@@ -262,20 +262,32 @@ func (c Config) run(rd *runData, a Arm, p Point, eval *data.Set, seed uint64, ke
 		cfg.Exploration = rd.ex
 	}
 	res, err := fed.Run(cfg)
-	if err != nil {
+	var div *train.DivergedError
+	if err != nil && !errors.As(err, &div) {
 		return nil, nil, err
 	}
-	curve := make(Curve, len(res.Rounds))
+	curve := make([]float64, len(res.Rounds))
 	for i, r := range res.Rounds {
 		curve[i] = r.TestAccuracy
 	}
-	return res, curve, nil
+	return res, curve, err
+}
+
+// padDiverged extends the curve of a run that diverged after len(curve) rounds to all rounds at chance
+// accuracy: a model with non-finite parameters predicts nothing.
+func padDiverged(curve []float64, rounds int, chance float64) []float64 {
+	out := append([]float64(nil), curve...)
+	for len(out) < rounds {
+		out = append(out, chance)
+	}
+	return out
 }
 
 // Run runs the experiment: in every setting, each arm's grid points are scored on the validation split
 // by the mean validation accuracy over the rounds (one tuning run with TuneSeed; ties go to the
 // earlier point, a non-finite score is never chosen), then the chosen point runs Runs times on the test
-// split. progress, if not nil, is called after every exploration and federated run.
+// split. A diverged tuning run scores NaN; a diverged final run counts as chance accuracy from then on
+// (ArmResult.Diverged). progress, if not nil, is called after every exploration and federated run.
 func Run(c Config, s *Splits, progress func(done string)) ([]SettingResult, error) {
 	if err := c.Check(); err != nil {
 		return nil, err
@@ -307,10 +319,14 @@ func Run(c Config, s *Splits, progress func(done string)) ([]SettingResult, erro
 			best := math.Inf(-1)
 			for i, p := range a.Grid {
 				_, curve, err := c.run(tune, a, p, s.Val, c.TuneSeed, false)
-				if err != nil {
+				var div *train.DivergedError
+				if err != nil && !errors.As(err, &div) {
 					return nil, fmt.Errorf("fedexp: α = %g, %s, tuning %v: %w", alpha, a.Name, p, err)
 				}
 				score := Mean(curve)
+				if err != nil {
+					score = math.NaN() // a diverged tuning run is never chosen
+				}
 				ar.Tuning.Score = append(ar.Tuning.Score, score)
 				if score > best {
 					best, ar.Tuning.Best = score, i
@@ -341,14 +357,20 @@ func Run(c Config, s *Splits, progress func(done string)) ([]SettingResult, erro
 				ar := &sr.Arms[i]
 				keep := c.KeepLocal && r == 0 && ai == 0
 				res, curve, err := c.run(rd, a, ar.Chosen, s.Test, seed, keep)
-				if err != nil {
+				var div *train.DivergedError
+				switch {
+				case errors.As(err, &div):
+					curve = padDiverged(curve, c.Rounds, 1/float64(s.Train.Classes))
+					ar.Diverged++
+					keep = false
+				case err != nil:
 					return nil, fmt.Errorf("fedexp: α = %g, %s, run %d: %w", alpha, a.Name, r+1, err)
 				}
 				ar.Curves = append(ar.Curves, curve)
 				if keep {
 					ar.Local = res.Local
 				}
-				if r == 0 && i == 0 {
+				if r == 0 && i == 0 && div == nil {
 					sr.RoundSteps = float64(res.Steps) / float64(c.Rounds)
 				}
 				note("α = %g, %s (%v), run %d: final test accuracy %.3f", alpha, a.Name, ar.Chosen, r+1, curve[len(curve)-1])

@@ -36,7 +36,7 @@ func tinySplits(t *testing.T) *Splits {
 }
 
 func TestMeasures(t *testing.T) {
-	c := Curve{0.1, 0.5, 0.3, 0.6, 0.4, 0.8}
+	c := []float64{0.1, 0.5, 0.3, 0.6, 0.4, 0.8}
 	if got := Final(c, 2); math.Abs(got-0.6) > 1e-12 {
 		t.Errorf("Final(c, 2) = %v, want 0.6", got)
 	}
@@ -47,20 +47,20 @@ func TestMeasures(t *testing.T) {
 	if got, want := Jitter(c), (0.3+0.2+0.4)/3; math.Abs(got-want) > 1e-12 {
 		t.Errorf("Jitter = %v, want %v", got, want)
 	}
-	if !math.IsNaN(Jitter(Curve{0.5})) {
+	if !math.IsNaN(Jitter([]float64{0.5})) {
 		t.Error("Jitter of one round is not NaN")
 	}
 	if RoundsTo(c, 0.5) != 2 || RoundsTo(c, 0.8) != 6 || RoundsTo(c, 0.9) != 7 {
 		t.Errorf("RoundsTo: %d %d %d, want 2 6 7", RoundsTo(c, 0.5), RoundsTo(c, 0.8), RoundsTo(c, 0.9))
 	}
 	// Speed: the target is 0.9 × the baseline's final accuracy of the same run.
-	base := &ArmResult{Curves: []Curve{{0.2, 0.6, 1.0}, {0.5, 0.5, 0.5}}}
-	meth := &ArmResult{Curves: []Curve{{0.95, 0.1, 0.1}, {0.1, 0.2, 0.3}}}
+	base := &ArmResult{Curves: [][]float64{{0.2, 0.6, 1.0}, {0.5, 0.5, 0.5}}}
+	meth := &ArmResult{Curves: [][]float64{{0.95, 0.1, 0.1}, {0.1, 0.2, 0.3}}}
 	m, b := Speed(meth, base, 0.9, 1)
 	if !slices.Equal(m, []float64{1, 4}) || !slices.Equal(b, []float64{3, 1}) {
 		t.Errorf("Speed = %v, %v; want [1 4], [3 1]", m, b)
 	}
-	if got := base.PerRun(func(c Curve) float64 { return c[0] }); !slices.Equal(got, []float64{0.2, 0.5}) {
+	if got := base.PerRun(func(c []float64) float64 { return c[0] }); !slices.Equal(got, []float64{0.2, 0.5}) {
 		t.Errorf("PerRun = %v", got)
 	}
 	if got := dominantShare([][]int{{3, 1}, {0, 2}}); math.Abs(got-0.875) > 1e-12 {
@@ -184,5 +184,29 @@ func TestFedLExArm(t *testing.T) {
 	}
 	if len(a.Local) != c.PerRound || len(l.Local) != c.PerRound || sr.RoundSteps <= 0 {
 		t.Errorf("kept %d and %d client models, round steps %v", len(a.Local), len(l.Local), sr.RoundSteps)
+	}
+}
+
+// TestDivergence: a grid point that blows up scores NaN and is not chosen; an arm whose every point
+// blows up is an error; a diverged final run continues at chance accuracy.
+func TestDivergence(t *testing.T) {
+	c, s := tiny(false), tinySplits(t)
+	c.Runs = 1
+	c.Arms[0].Grid = []Point{{LR: 1e30}, {LR: 0.1}}
+	c.Arms[1].Grid = []Point{{LR: 0.1}, {LR: 0.2}}
+	res, err := Run(c, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := res[0].Arm("FedAvg")
+	if !math.IsNaN(a.Tuning.Score[0]) || a.Tuning.Best != 1 || a.Diverged != 0 {
+		t.Errorf("tuning %+v, diverged %d: want a NaN score for lr 1e30 and lr 0.1 chosen", a.Tuning, a.Diverged)
+	}
+	c.Arms[0].Grid = []Point{{LR: 1e30}, {LR: 1e31}}
+	if _, err := Run(c, s, nil); err == nil || !strings.Contains(err.Error(), "no grid point") {
+		t.Errorf("every point diverged: got %v", err)
+	}
+	if got := padDiverged([]float64{0.5, 0.6}, 4, 0.25); !slices.Equal(got, []float64{0.5, 0.6, 0.25, 0.25}) {
+		t.Errorf("padDiverged = %v", got)
 	}
 }

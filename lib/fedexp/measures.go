@@ -28,14 +28,14 @@ func Mean32(xs []float32) float64 {
 
 // Final is the curve's accuracy at the end of training, averaged over its last k rounds (all of them
 // when it has fewer) to smooth the round-to-round jumps of non-IID training.
-func Final(c Curve, k int) float64 {
+func Final(c []float64, k int) float64 {
 	k = max(min(k, len(c)), 1)
 	return Mean(c[len(c)-k:])
 }
 
 // Jitter is the round-to-round variation of a curve: the mean |a(r) − a(r−1)| over the rounds r of the
 // second half, r ≥ ⌊R/2⌋ + 1 (1-based) and r ≥ 2.
-func Jitter(c Curve) float64 {
+func Jitter(c []float64) float64 {
 	lo := max(len(c)/2, 1)
 	if lo >= len(c) {
 		return math.NaN()
@@ -49,7 +49,7 @@ func Jitter(c Curve) float64 {
 
 // RoundsTo is the first round (1-based) after which the curve reaches target, or len(c)+1 when it
 // never does (a censored count: "not within the run").
-func RoundsTo(c Curve, target float64) int {
+func RoundsTo(c []float64, target float64) int {
 	for i, v := range c {
 		if v >= target {
 			return i + 1
@@ -59,7 +59,7 @@ func RoundsTo(c Curve, target float64) int {
 }
 
 // PerRun applies m to each of the arm's final runs.
-func (a *ArmResult) PerRun(m func(Curve) float64) []float64 {
+func (a *ArmResult) PerRun(m func([]float64) float64) []float64 {
 	out := make([]float64, len(a.Curves))
 	for i, c := range a.Curves {
 		out[i] = m(c)
