@@ -167,7 +167,9 @@ func (c *Config) check() error {
 	return c.Local.check()
 }
 
-// Run trains a global model for cfg.Rounds rounds.
+// Run trains a global model for cfg.Rounds rounds. A run that diverges (a NaN or infinite local loss,
+// or non-finite global parameters) stops with an error wrapping a *train.DivergedError, returned with
+// the rounds so far.
 func Run(cfg Config) (*Result, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -224,6 +226,12 @@ func Run(cfg Config) (*Result, error) {
 		for i, x := range theta {
 			cur[i] = float32(x)
 			theta[i] = float64(cur[i])
+		}
+		for _, x := range cur {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return res, fmt.Errorf("fed.Run: round %d: the global model has non-finite parameters: %w", r,
+					&train.DivergedError{Step: res.Steps, Loss: math.NaN()})
+			}
 		}
 		if cfg.Test != nil {
 			m, err := cfg.Model.Evaluate(cur, cfg.Test)

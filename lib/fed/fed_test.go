@@ -1,6 +1,7 @@
 package fed
 
 import (
+	"errors"
 	"math"
 	"slices"
 	"testing"
@@ -450,5 +451,23 @@ func TestRunBadInput(t *testing.T) {
 		if _, err := Run(c); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// TestDivergenceIsTyped: a run whose parameters blow up stops with a *train.DivergedError (through
+// LocalTrain and Run), so callers can tell a diverged configuration from a broken one.
+func TestDivergenceIsTyped(t *testing.T) {
+	fx := newFixture(t, 0.5)
+	_, err := LocalTrain(fx.f, fx.f.Init(), fx.clients[0], Local{LR: 1e30, Epochs: 3, BatchSize: 8}, 1e30, nil, 1)
+	var div *train.DivergedError
+	if !errors.As(err, &div) {
+		t.Fatalf("LocalTrain at lr 1e30: got %v, want a *train.DivergedError", err)
+	}
+	_, err = Run(Config{Model: fx.f, Clients: fx.clients, Test: fx.test, Rounds: 3, Local: Local{LR: 1e30, BatchSize: 8}, Seed: 1})
+	if !errors.As(err, &div) {
+		t.Fatalf("Run at lr 1e30: got %v, want a *train.DivergedError", err)
+	}
+	if _, err = Run(Config{Model: fx.f, Clients: fx.clients, Rounds: 1, Local: Local{LR: 0.1, BatchSize: 8}, Seed: 1}); err != nil {
+		t.Fatalf("a sane run failed: %v", err)
 	}
 }

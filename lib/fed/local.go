@@ -83,7 +83,7 @@ type LocalResult struct {
 // LocalTrain trains a copy of start on set for l.Epochs epochs with learning rate lr, data order from
 // orderSeed (see EpochOrder). Each step's gradient is g = ∇F(w) + μ(w − anchor) (anchor = start, FedProx)
 // and, if mask is not nil, g ⊙ mask (FedLEx's guidance); then the SGD or Adam step. start is not
-// modified.
+// modified. A NaN or infinite loss stops it with a *train.DivergedError (Step counts this call's steps).
 func LocalTrain(f *train.FlatModel, start []float32, set *data.Set, l Local, lr float64, mask []float32, orderSeed uint64) (LocalResult, error) {
 	l = l.withDefaults()
 	if err := l.check(); err != nil {
@@ -117,6 +117,9 @@ func LocalTrain(f *train.FlatModel, start []float32, set *data.Set, l Local, lr 
 				y[j] = set.Y[i]
 			}
 			loss, grad, err := f.Grad(w, x, y)
+			if err != nil && (math.IsNaN(loss) || math.IsInf(loss, 0)) {
+				return res, fmt.Errorf("fed.LocalTrain: %w", &train.DivergedError{Step: res.Steps + 1, Loss: loss})
+			}
 			if err != nil {
 				return res, fmt.Errorf("fed.LocalTrain: step %d: %w", res.Steps+1, err)
 			}
