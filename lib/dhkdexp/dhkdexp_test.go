@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX convention.
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/losslab/losslab/lib/backend"
 	"github.com/losslab/losslab/lib/data"
@@ -227,5 +229,52 @@ func TestTrainStudentErrors(t *testing.T) {
 	}
 	if _, err := RunAll(c, &Splits{Train: s.Train}, nil); err == nil || !strings.Contains(err.Error(), "missing splits") {
 		t.Fatalf("missing splits: got %v", err)
+	}
+}
+
+// TestCosineGroups checks which variables each cosine covers, on a two-head student with a hidden
+// auxiliary layer: the classifier is the main head alone and the backbone excludes the auxiliary head.
+func TestCosineGroups(t *testing.T) {
+	c := tiny()
+	m := c.Student(c.Arms[3], 4)
+	ctx := context.New().Checked(false)
+	if err := ctx.SetRNGStateFromSeed(3); err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, 6*5)
+	for i := range x {
+		x[i] = float32(i%7) - 3
+	}
+	teacher := make([]float32, 6*4)
+	for i := range teacher {
+		teacher[i] = float32(i%5) - 2
+	}
+	exec, err := context.NewExec(backend.Must(), ctx, func(ctx *context.Context, x, y, tl *Node) []*Node {
+		_, report := studentLoss(ctx, m, DHKD, Point{LR: 1e-3, Temperature: 2, Alpha: 1}, x, y, tl)
+		// The same two cosines with the groups spelled out: the main head "/dense_2"; the backbone
+		// "/dense_0" and "/dense_1", not the auxiliary head's "/aux_0" and "/aux_1".
+		z1, z2, _ := m.Heads(ctx, x)
+		ce := ReduceAllMean(losses.CrossEntropy(z1, y))
+		kd := ReduceAllMean(losses.BinaryKLNorm(z2, tl, 2))
+		gCE, gKD, scopes := trainableGradients(ctx, ce, kd)
+		want := []*Node{
+			groupCosine(gCE, gKD, scopes, func(s string) bool { return s == "/dense_2" }),
+			groupCosine(gCE, gKD, scopes, func(s string) bool { return s == "/dense_0" || s == "/dense_1" }),
+		}
+		return append(report, want...)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Exec(tensors.FromFlatDataAndDimensions(x, 6, 5), []int32{0, 1, 2, 3, 0, 1}, tensors.FromFlatDataAndDimensions(teacher, 6, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v []float64
+	for _, o := range out {
+		v = append(v, float64(tensors.ToScalar[float32](o)))
+	}
+	if v[0] != v[2] || v[1] != v[3] || v[1] == 0 {
+		t.Errorf("cosines (classifier, backbone) %v, want %v (a backbone cosine ≠ 0)", v[:2], v[2:])
 	}
 }
