@@ -15,9 +15,12 @@ func (r *Report) Table() *viz.Table {
 	t := viz.NewTable(fmt.Sprintf("%s: %s (%s)", r.Paper, r.Verdict, r.Reason),
 		"#", "claim", "kind", "runs", "effect", "± SE", "outcome", "reason").Digits(3)
 	for i, c := range r.Claims {
-		runs, se := any(c.Seeds), any(c.SE)
-		if c.Kind == Exact || c.Kind == Sanity {
+		runs, eff, se := any(c.Seeds), any(c.Effect), any(c.SE)
+		switch {
+		case c.Kind == Exact || c.Kind == Sanity:
 			runs, se = "–", "–"
+		case c.Outcome == NotTestable && c.Seeds < MinRuns: // nothing measured
+			runs, eff, se = "–", "–", "–"
 		}
 		outcome := string(c.Outcome)
 		if c.Kind == Sanity {
@@ -27,20 +30,20 @@ func (r *Report) Table() *viz.Table {
 				outcome = "holds"
 			}
 		}
-		t.Row(fmt.Sprintf("C%d", i+1), c.Claim, string(c.Kind), runs, c.Effect, se, outcome, c.Reason)
+		t.Row(fmt.Sprintf("C%d", i+1), c.Claim, string(c.Kind), runs, eff, se, outcome, c.Reason)
 	}
 	return t
 }
 
-// Figure draws each measured claim (Comparison, NonInferiority) as its effect with a ±2 SE error bar,
+// Figure draws each measured claim (Comparison, NonInferiority with runs) as its effect with a ±2 SE error bar,
 // one panel per claim since their units differ; a claim is reproduced when its bar's interval lies above
 // 0 (a comparison) or above −margin (non-inferiority, given in the panel's title). Nil when no claim has
-// runs.
+// a measured effect (a claim untestable on fewer than MinRuns runs has none).
 func (r *Report) Figure() *viz.Figure {
 	var panels []*viz.Figure
 	for i, c := range r.Claims {
-		if c.Kind != Comparison && c.Kind != NonInferiority {
-			continue
+		if c.Kind != Comparison && c.Kind != NonInferiority || c.Outcome == NotTestable && c.Seeds < MinRuns {
+			continue // no measured effect
 		}
 		title := fmt.Sprintf("C%d: %s", i+1, c.Outcome)
 		if c.Kind == NonInferiority {

@@ -13,7 +13,9 @@
 //   - Exact: a deterministic or closed-form computation with no randomness; "reproduced" when it holds;
 //   - Sanity: a setup or construction check, shown but never counted;
 //   - any counted kind is "not testable" when the caller says why the control does not show the
-//     phenomenon the method addresses (Claim.Untestable names the measurement that shows it).
+//     phenomenon the method addresses (Claim.Untestable names the measurement that shows it); such a
+//     claim may have fewer than MinRuns runs (even none) when too few runs show the phenomenon to
+//     measure anything, and then has no effect.
 //
 // The overall verdict comes from the counted claims only (Comparison, NonInferiority, Exact): "reproduced"
 // when every testable claim is reproduced, "not reproduced" when none is, "partly reproduced" in between,
@@ -174,6 +176,14 @@ func decide(c Claim) (Result, error) {
 			res.Reason = "sanity check (not counted): " + res.Reason
 		}
 	case Comparison, NonInferiority:
+		if c.Untestable != "" && min(len(c.Method), len(c.Baseline)) < MinRuns {
+			// Too few runs show the phenomenon to measure anything: not testable, with no effect.
+			if err := finite(c); err != nil {
+				return Result{}, err
+			}
+			res.Seeds, res.Outcome, res.Reason = min(len(c.Method), len(c.Baseline)), NotTestable, c.Untestable
+			break
+		}
 		eff, se, n, err := effect(c)
 		if err != nil {
 			return Result{}, err
@@ -220,6 +230,21 @@ func decide(c Claim) (Result, error) {
 	return res, nil
 }
 
+// finite says which run of c is not a finite number, if any.
+func finite(c Claim) error {
+	for _, side := range []struct {
+		name string
+		v    []float64
+	}{{"method", c.Method}, {"baseline", c.Baseline}} {
+		for i, x := range side.v {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return fmt.Errorf("%s run %d is %g", side.name, i+1, x)
+			}
+		}
+	}
+	return nil
+}
+
 // effect returns the signed mean difference, its standard error and the number of runs.
 func effect(c Claim) (eff, se float64, n int, err error) {
 	for _, side := range []struct {
@@ -229,11 +254,9 @@ func effect(c Claim) (eff, se float64, n int, err error) {
 		if len(side.v) < MinRuns {
 			return 0, 0, 0, fmt.Errorf("%d %s runs: a claim is decided on at least %d independent runs", len(side.v), side.name, MinRuns)
 		}
-		for i, x := range side.v {
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return 0, 0, 0, fmt.Errorf("%s run %d is %g", side.name, i+1, x)
-			}
-		}
+	}
+	if err := finite(c); err != nil {
+		return 0, 0, 0, err
 	}
 	sign := 1.0
 	if c.Lower {

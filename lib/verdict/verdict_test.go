@@ -57,6 +57,7 @@ func TestOutcomes(t *testing.T) {
 		{"non-inferior", Claim{Kind: NonInferiority, Margin: 1, Method: runs(-1 + 2.1*se), Baseline: runs(0)}, Reproduced},
 		{"inferiority not excluded", Claim{Kind: NonInferiority, Margin: 1, Method: runs(-1 + 1.9*se), Baseline: runs(0)}, NotReproduced},
 		{"untestable", Claim{Kind: Comparison, Method: runs(5), Baseline: runs(0), Untestable: "the control shows no forgetting (accuracy 0.30 in every arm)"}, NotTestable},
+		{"untestable without runs", Claim{Kind: Comparison, Untestable: "no real benchmark table is available offline"}, NotTestable},
 		{"exact holds", Claim{Kind: Exact, Holds: true, Value: 1e-9}, Reproduced},
 		{"exact fails", Claim{Kind: Exact}, NotReproduced},
 	}
@@ -243,5 +244,52 @@ func TestFigurePNG(t *testing.T) {
 	}
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUnmeasuredClaimShown checks that a not-testable claim without runs gets dashes, not zeros, in the
+// table, and that the figure still draws the measured claim.
+func TestUnmeasuredClaimShown(t *testing.T) {
+	r, err := Decide("00-test",
+		Claim{Claim: "measured", Kind: Comparison, Method: []float64{1, 1.1, 0.9}, Baseline: []float64{0, 0.1, -0.1}},
+		Claim{Claim: "unmeasured", Kind: Comparison, Untestable: "no data offline"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := r.Figure(); f == nil || f.Err() != nil {
+		t.Fatalf("figure: %v", f)
+	}
+	md, err := r.Table().Markdown()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(md, "\n") {
+		if strings.Contains(line, "unmeasured") && (!strings.Contains(line, "–") || strings.Contains(line, "| 0 |")) {
+			t.Errorf("unmeasured row: %s", line)
+		}
+	}
+}
+
+// TestUntestableWithFewRuns checks that a claim the control makes untestable needs no measured runs:
+// when the phenomenon shows in fewer than MinRuns runs there is nothing to measure, and the claim is
+// "not testable" with no effect (a testable claim with as few runs stays an error).
+func TestUntestableWithFewRuns(t *testing.T) {
+	for _, runs := range [][]float64{nil, {0.2}, {0.1, 0.3}} {
+		r, err := Decide("00-test", Claim{Claim: "x", Kind: Comparison, Method: runs, Baseline: runs, Paired: true,
+			Untestable: "the control groks in only 1 of 5 runs"})
+		if err != nil {
+			t.Fatalf("%d runs: %v", len(runs), err)
+		}
+		c := r.Claims[0]
+		if c.Outcome != NotTestable || c.Seeds != len(runs) || c.Effect != 0 || c.SE != 0 || r.Verdict != VerdictNotTestable {
+			t.Errorf("%d runs: %+v, verdict %q; want not testable with no effect", len(runs), c, r.Verdict)
+		}
+		if f := r.Figure(); f != nil {
+			t.Errorf("%d runs: a figure of an effect that was never measured", len(runs))
+		}
+	}
+	if _, err := Decide("00-test", Claim{Claim: "x", Kind: Comparison, Method: []float64{1, math.NaN()}, Baseline: []float64{1, 2},
+		Untestable: "flat"}); err == nil || !strings.Contains(err.Error(), "NaN") {
+		t.Errorf("an untestable claim's NaN run must still be an error, got %v", err)
 	}
 }

@@ -106,3 +106,30 @@ func TestLineAxisHeadroom(t *testing.T) {
 		t.Errorf("a degenerate axis changed to [%g, %g]", ax.Min, ax.Max)
 	}
 }
+
+// TestLogTicksManyDecades checks that an axis over fifteen decades labels at most maxLogLabels powers of
+// ten, 10⁰ among them, and keeps an unlabelled mark at every other power (found on 17-normlr's loss
+// panels, whose 1e-12…1e3 labels overlapped).
+func TestLogTicksManyDecades(t *testing.T) {
+	ticks := (logTicks{}).Ticks(1e-12, 1e3)
+	labelled, one := 0, false
+	marks := map[int]bool{}
+	for _, tk := range ticks {
+		e := math.Log10(tk.Value)
+		if math.Abs(e-math.Round(e)) < 1e-9 {
+			marks[int(math.Round(e))] = true
+		}
+		if tk.Label != "" {
+			labelled++
+			one = one || tk.Label == "1"
+		}
+	}
+	if labelled > 7 || labelled < 3 || !one {
+		t.Errorf("%d labels (want 3…7, with 1 among them): %v", labelled, ticks)
+	}
+	for e := -12; e <= 3; e++ {
+		if !marks[e] {
+			t.Errorf("no mark at 1e%d", e)
+		}
+	}
+}

@@ -241,6 +241,9 @@ func formatStep(v, step float64) string {
 	return strconv.FormatFloat(v, 'f', dec, 64)
 }
 
+// maxLogLabels is the most powers of ten a log axis labels; beyond it, every k-th one is labelled.
+const maxLogLabels = 7
+
 // logTicks labels a log axis at the powers of ten, with unlabelled marks between; when the range holds
 // fewer than two powers of ten (a span under a decade would show one number, or none) it labels evenly
 // spaced round values instead, as niceTicks does.
@@ -255,10 +258,17 @@ func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 		}
 	}
 	if labelled >= 2 {
+		// Over many decades a label per power of ten overlaps on a short axis: label every k-th one
+		// (exponents divisible by k, so 10⁰ stays labelled), at most maxLogLabels, and keep the marks.
+		k := (labelled + maxLogLabels - 1) / maxLogLabels
 		for i, t := range ticks {
 			if t.Label != "" && t.Value > 0 {
+				e := int(math.Round(math.Log10(t.Value)))
 				// gonum labels the powers of ten it computed, e.g. 9.999999999999999e-05 for 1e-4.
-				ticks[i].Label = formatTick(math.Pow10(int(math.Round(math.Log10(t.Value)))))
+				ticks[i].Label = formatTick(math.Pow10(e))
+				if e%k != 0 {
+					ticks[i].Label = ""
+				}
 			}
 		}
 		return ticks
