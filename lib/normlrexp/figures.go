@@ -21,10 +21,11 @@ func TracePanels(title string, trs []Trace) *viz.Figure {
 			gn = append(gn, viz.Y(name, tr.GradNorm))
 		}
 	}
+	// The legends are tall (one entry per run): give the row more height than a default panel.
 	return viz.Panels(title, 3,
 		viz.Lines("training accuracy", "iteration", "accuracy", acc...),
 		viz.Lines("loss f(θ_t)", "iteration", "loss", loss...).LogY(),
-		viz.Lines("‖∇f(θ_t)‖", "iteration", "norm", gn...).LogY())
+		viz.Lines("gradient norm", "iteration", "‖grad f(θ_t)‖", gn...).LogY()).Size(3*viz.PanelWidth, viz.PanelHeight*8/5)
 }
 
 // WorstFigure draws the iterations to separation against n on log-log axes, one line per method.
