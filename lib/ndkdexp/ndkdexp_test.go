@@ -97,7 +97,7 @@ func TestMeasure(t *testing.T) {
 	}
 }
 
-// TestNDTerms checks the ND terms of the paper's spec examples (class means (1, 0) and (0, 2)) and the
+// TestNDTerms checks the ND terms of worked examples (class means (1, 0) and (0, 2), values from numpy) and the
 // gradient −e_y/‖t‖ below the teacher's norm.
 func TestNDTerms(t *testing.T) {
 	per, grad, err := NDTerms([][]float64{{3, 4}, {6, 8}, {-3, 0}, {0, 1}}, [][]float64{{0, 10}, {0, 5}, {1, 1}, {0, 4}},
