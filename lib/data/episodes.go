@@ -82,6 +82,23 @@ func (e *EpisodeSampler) pick(g []int, m int) []int {
 	return slices.Clone(e.scratch[:m])
 }
 
+// DrawEpisodes returns the first n episodes of a sampler of s with cfg: a fixed set of episodes (for
+// validation or test) that cfg.Seed determines.
+func DrawEpisodes(s *Set, cfg EpisodeConfig, n int) ([]Episode, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("data.DrawEpisodes: %d episodes requested", n)
+	}
+	smp, err := NewEpisodeSampler(s, cfg)
+	if err != nil {
+		return nil, err
+	}
+	eps := make([]Episode, n)
+	for i := range eps {
+		eps[i] = smp.Next()
+	}
+	return eps, nil
+}
+
 // Next draws the next episode: Way distinct pool classes in random order, then Shot+Query distinct
 // examples of each, then NOTA queries from random pool classes outside the episode.
 func (e *EpisodeSampler) Next() Episode {

@@ -274,6 +274,31 @@ func TestSurvivalAndCensor(t *testing.T) {
 	}
 }
 
+// TestDrawEpisodes checks that DrawEpisodes gives a sampler's first n episodes, and its errors.
+func TestDrawEpisodes(t *testing.T) {
+	s := blobs(t, 300, 5, 4)
+	cfg := EpisodeConfig{Way: 3, Shot: 2, Query: 4, Seed: 9}
+	eps, err := DrawEpisodes(s, cfg, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, _ := NewEpisodeSampler(s, cfg)
+	if len(eps) != 5 {
+		t.Fatalf("%d episodes, want 5", len(eps))
+	}
+	for i, ep := range eps {
+		if want := es.Next(); !slices.Equal(ep.Support, want.Support) || !slices.Equal(ep.Query, want.Query) {
+			t.Errorf("episode %d differs from the sampler's", i)
+		}
+	}
+	if _, err := DrawEpisodes(s, cfg, -1); err == nil {
+		t.Error("-1 episodes: no error")
+	}
+	if _, err := DrawEpisodes(s, EpisodeConfig{Way: 6, Shot: 1, Query: 1}, 1); err == nil {
+		t.Error("6 ways of 5 classes: no error")
+	}
+}
+
 func TestEpisodes(t *testing.T) {
 	s := blobs(t, 600, 10, 8)
 	cfg := EpisodeConfig{Way: 4, Shot: 5, Query: 3, Pool: []int{0, 2, 4, 6, 8, 9}, NOTA: 6, Seed: 1}
