@@ -102,13 +102,14 @@ func Default() Config {
 	}
 }
 
-// Quick is Default at CI sizes: the same code path on a few hundred images, one epoch, PGD-5 in
-// evaluation, 3 runs and a one-point grid.
+// Quick is Default at CI sizes: the same code path on 2,000 training images, narrower MLPs (64; 32),
+// one teacher epoch and two student epochs of batch 64 (62 steps, enough for the balances to act),
+// PGD-5 in evaluation, 3 runs and a one-point grid.
 func Quick() Config {
 	c := Default()
-	c.NTrain, c.NVal, c.NTest = 512, 256, 256
-	c.TeacherHidden, c.StudentHidden = []int{32}, []int{16}
-	c.TeacherEpochs, c.Epochs = 1, 1
+	c.NTrain, c.NVal, c.NTest = 2000, 500, 500
+	c.TeacherHidden, c.StudentHidden = []int{64}, []int{32}
+	c.TeacherEpochs, c.Epochs, c.Batch = 1, 2, 64
 	c.EvalAttack.Steps, c.EvalAttack.StepSize = 5, 0.03
 	c.LRs = []float64{1e-3}
 	c.Runs = 3
