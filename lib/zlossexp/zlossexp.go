@@ -15,6 +15,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 
 	"github.com/losslab/losslab/lib/calibexp"
 	"github.com/losslab/losslab/lib/data"
@@ -86,11 +87,13 @@ type Config struct {
 	Arms []Arm
 }
 
-// LogLRs returns n learning rates spaced evenly in log scale from lo to hi (n ≥ 2), as a grid.
+// LogLRs returns n learning rates spaced evenly in log scale from lo to hi (n ≥ 2), rounded to two
+// significant digits, as a grid.
 func LogLRs(lo, hi float64, n int) []Point {
 	lrs := make([]float64, n)
 	for i := range lrs {
-		lrs[i] = lo * math.Pow(hi/lo, float64(i)/float64(n-1))
+		lr := lo * math.Pow(hi/lo, float64(i)/float64(n-1))
+		lrs[i], _ = strconv.ParseFloat(strconv.FormatFloat(lr, 'g', 2, 64), 64) // two significant digits
 	}
 	return LRGrid(lrs...)
 }

@@ -74,6 +74,9 @@ func TestGrids(t *testing.T) {
 	if len(g) != 4 || math.Abs(g[1].LR-1e-3) > 1e-12 || math.Abs(g[3].LR-0.1) > 1e-12 {
 		t.Fatalf("LogLRs %v", g)
 	}
+	if g := LogLRs(1e-4, 1e-1, 8); g[4].String() != "lr=0.0052" {
+		t.Fatalf("LogLRs(1e-4, 1e-1, 8)[4] = %v, want lr=0.0052 (two significant digits)", g[4])
+	}
 	ab := ABGrid(1e-3, []float64{1, 5}, []float64{0, 3.5})
 	if len(ab) != 4 || ab[3].String() != "lr=0.001 a=5 b=3.5" {
 		t.Fatalf("ABGrid %v", ab)
