@@ -72,13 +72,13 @@ type Config struct {
 // Default is the notebook's full size: the spec's task (d = 200, 10 informative dimensions with class
 // means ±0.5, 1000 training examples with 10% of labels flipped, 5000 clean test examples), MLP
 // 200-128-128-1, SGD with momentum 0.9, weight decay 5e-4 and batch 128 as in the paper's image
-// configuration, the learning rate tuned over {3e-3, 1e-2, 3e-2}, 5 runs; 150 epochs instead of the
-// spec's 300 (the control fits every flipped label within 30 epochs at lr 1e-2, and 300 epochs of the
-// 32 runs would not fit a notebook's time).
+// configuration, the spec's 300 epochs, the learning rate tuned over {1e-3, 3e-3, 1e-2, 3e-2, 1e-1}
+// (the paper's image and tabular rates are 1e-3 and 1e-4 with 200-300 epochs on far larger sets; the
+// spec suggests 1e-3 and 1e-2 here), 5 runs.
 func Default() Config {
 	return Config{Dim: 200, Informative: 10, Shift: 0.5, Flip: 0.1, NTrain: 1000, NVal: 1000, NTest: 5000,
-		Hidden: []int{128, 128}, Batch: 128, Epochs: 150, Momentum: 0.9, WeightDecay: 5e-4,
-		LRs: []float64{3e-3, 1e-2, 3e-2}, EvalEvery: 10, Runs: 5, TuneSeed: 1000}
+		Hidden: []int{128, 128}, Batch: 128, Epochs: 300, Momentum: 0.9, WeightDecay: 5e-4,
+		LRs: []float64{1e-3, 3e-3, 1e-2, 3e-2, 1e-1}, EvalEvery: 10, Runs: 5, TuneSeed: 1000}
 }
 
 // Quick is Default at CI sizes: the same code path, a smaller task, few epochs, three runs.
@@ -198,6 +198,9 @@ func LossGraph(ctx *context.Context, arm string, s, labels *Node) (*Node, error)
 	return nil, fmt.Errorf("enslossexp: unknown arm %q (want one of %v)", arm, Arms)
 }
 
+// ErrDiverged is wrapped by Train's error when the training loss becomes NaN or infinite.
+var ErrDiverged = errors.New("diverged")
+
 // Run is one training run's curves, at the evaluation epochs.
 type Run struct {
 	Arm  string
@@ -206,7 +209,7 @@ type Run struct {
 	// Epochs are the evaluation epochs. TrainAcc is the accuracy on the (noisy) training labels,
 	// EvalAcc on the evaluation set (validation when tuning, test otherwise), Memorised the fraction
 	// of flipped training labels the model predicts.
-	Epochs                        []float64
+	Epochs                       []float64
 	TrainAcc, EvalAcc, Memorised []float64
 }
 
@@ -217,7 +220,8 @@ func (r Run) Final() (acc, memorised float64) {
 }
 
 // Train trains arm with learning rate lr from seed (initialisation, data order, EnsLoss draws) on tr
-// and evaluates on eval every EvalEvery epochs. A non-finite training loss is an error.
+// and evaluates on eval every EvalEvery epochs. A non-finite training loss is an error wrapping
+// ErrDiverged.
 func (c Config) Train(arm string, lr float64, seed uint64, tr, eval Set) (Run, error) {
 	if err := c.Check(); err != nil {
 		return Run{}, err
@@ -273,7 +277,7 @@ func (c Config) Train(arm string, lr float64, seed uint64, tr, eval Set) (Run, e
 			loss, _, err := step.Step(x, tensors.FromValue(yb))
 			x.MustFinalizeAll()
 			if err == nil && (math.IsNaN(loss) || math.IsInf(loss, 0)) {
-				err = fmt.Errorf("the training loss is %v", loss)
+				err = fmt.Errorf("%w: the training loss is %v", ErrDiverged, loss)
 			}
 			if err != nil {
 				return Run{}, fmt.Errorf("enslossexp: %s lr=%g seed %d, epoch %d: %w", arm, lr, seed, e+1, err)

@@ -130,7 +130,7 @@ func TestDrawsAreValidAndValidDrawCatchesBadOnes(t *testing.T) {
 func fake(acc, mem map[string][]float64) Result {
 	r := Result{Runs: map[string][]Run{}}
 	for _, arm := range Arms {
-		r.Tuning = append(r.Tuning, Tuning{Arm: arm, LRs: []float64{0.01}, ValAcc: []float64{0.8}, Best: 0.01})
+		r.Tuning = append(r.Tuning, Tuning{Arm: arm, LRs: []float64{0.01}, ValAcc: []float64{0.8}, Diverged: []bool{false}, Best: 0.01})
 		for i, a := range acc[arm] {
 			r.Runs[arm] = append(r.Runs[arm], Run{Arm: arm, Epochs: []float64{1, 2},
 				EvalAcc: []float64{a + 0.05, a}, Memorised: []float64{0.1, mem[arm][i]}, TrainAcc: []float64{1, 1}})
@@ -167,6 +167,22 @@ func TestClaims(t *testing.T) {
 	}
 	if p := fake(acc, mem).Peak(BCE); len(p) != 3 || math.Abs(p[0]-0.05) > 1e-12 {
 		t.Errorf("Peak %v, want 0.05 each", p)
+	}
+}
+
+func TestTuningSkipsDivergedRates(t *testing.T) {
+	c := tiny()
+	c.LRs = []float64{1e4, 0.01}
+	tu, err := c.Tune(EXP, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tu.Diverged[0] || tu.Diverged[1] || tu.Best != 0.01 {
+		t.Errorf("tuning %+v: want lr 1e4 diverged and 0.01 chosen", tu)
+	}
+	c.LRs = []float64{1e4}
+	if _, err := c.Tune(EXP, nil); err == nil || !strings.Contains(err.Error(), "every learning rate") {
+		t.Errorf("every rate diverged: %v", err)
 	}
 }
 

@@ -1,18 +1,21 @@
 package enslossexp
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
 )
 
 // Tuning is one arm's tuning: the validation accuracy (last epoch) of each learning rate of the grid,
-// one run each from Config.TuneSeed, and the chosen rate (the best; the smaller on ties).
+// one run each from Config.TuneSeed, and the chosen rate (the best; the smaller on ties). A rate whose
+// run diverged has Diverged set and validation accuracy 0, so it is never chosen over one that trained.
 type Tuning struct {
-	Arm    string
-	LRs    []float64
-	ValAcc []float64
-	Best   float64
+	Arm      string
+	LRs      []float64
+	ValAcc   []float64
+	Diverged []bool
+	Best     float64
 }
 
 // Result is the whole experiment: each arm's tuning and its final runs (Runs[arm][i] is run i).
@@ -27,18 +30,25 @@ func (c Config) Tune(arm string, progress func(string)) (Tuning, error) {
 	t := Tuning{Arm: arm, LRs: slices.Clone(c.LRs)}
 	for _, lr := range c.LRs {
 		r, err := c.Train(arm, lr, c.TuneSeed, tr, val)
-		if err != nil {
+		diverged := errors.Is(err, ErrDiverged)
+		if err != nil && !diverged {
 			return Tuning{}, err
 		}
-		acc, _ := r.Final()
-		t.ValAcc = append(t.ValAcc, acc)
+		acc := 0.0
+		if !diverged {
+			acc, _ = r.Final()
+		}
+		t.ValAcc, t.Diverged = append(t.ValAcc, acc), append(t.Diverged, diverged)
 		if progress != nil {
-			progress(fmt.Sprintf("tuning %s lr=%g: validation accuracy %.3f", arm, lr, acc))
+			progress(fmt.Sprintf("tuning %s lr=%g: validation accuracy %.3f (diverged: %v)", arm, lr, acc, diverged))
 		}
 	}
-	best := 0
+	if !slices.Contains(t.Diverged, false) {
+		return Tuning{}, fmt.Errorf("enslossexp: %s diverged at every learning rate of %v", arm, c.LRs)
+	}
+	best := slices.Index(t.Diverged, false)
 	for i, a := range t.ValAcc {
-		if a > t.ValAcc[best] {
+		if !t.Diverged[i] && a > t.ValAcc[best] {
 			best = i
 		}
 	}

@@ -35,8 +35,12 @@ func (r Result) TuningTable() *viz.Table {
 	t := viz.NewTable("Tuning: validation accuracy (noisy labels, last epoch, one run per point)", append(head, "chosen lr")...).Digits(4)
 	for _, tu := range r.Tuning {
 		row := []any{tu.Arm}
-		for _, a := range tu.ValAcc {
-			row = append(row, a)
+		for i, a := range tu.ValAcc {
+			if tu.Diverged[i] {
+				row = append(row, "diverged")
+			} else {
+				row = append(row, a)
+			}
 		}
 		t.Row(append(row, tu.Best)...)
 	}
