@@ -38,7 +38,8 @@ func (r Result) Claims() []verdict.Claim {
 		cs = append(cs, verdict.Claim{
 			Claim: fmt.Sprintf("EnsLoss has higher test accuracy than %s (last epoch)", base), Kind: verdict.Comparison,
 			Method: ens, Baseline: acc, Paired: true, Untestable: untestable,
-			Detail: fmt.Sprintf("lr: EnsLoss %g, %s %g", lr[EnsLoss], base, lr[base])})
+			Detail: fmt.Sprintf("lr: EnsLoss %g, %s %g; diverged runs: EnsLoss %d, %s %d", lr[EnsLoss], base, lr[base],
+				r.DivergedRuns(EnsLoss), base, r.DivergedRuns(base))})
 	}
 	cs = append(cs, verdict.Claim{
 		Claim: "EnsLoss fits fewer flipped training labels than BCE (fraction, last epoch)", Kind: verdict.Comparison,

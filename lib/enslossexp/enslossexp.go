@@ -211,6 +211,9 @@ type Run struct {
 	// of flipped training labels the model predicts.
 	Epochs                       []float64
 	TrainAcc, EvalAcc, Memorised []float64
+	// Diverged is the epoch whose training loss became NaN or infinite (0: none); training stopped
+	// there and the model was evaluated as it was.
+	Diverged int `json:",omitempty"`
 }
 
 // Final returns the run's last evaluation accuracy and memorised fraction.
@@ -220,7 +223,8 @@ func (r Run) Final() (acc, memorised float64) {
 }
 
 // Train trains arm with learning rate lr from seed (initialisation, data order, EnsLoss draws) on tr
-// and evaluates on eval every EvalEvery epochs. A non-finite training loss is an error wrapping
+// and evaluates on eval every EvalEvery epochs. A non-finite training loss stops training: the run is
+// returned, with Diverged set and the diverged model's evaluations, together with an error wrapping
 // ErrDiverged.
 func (c Config) Train(arm string, lr float64, seed uint64, tr, eval Set) (Run, error) {
 	if err := c.Check(); err != nil {
@@ -266,21 +270,16 @@ func (c Config) Train(arm string, lr float64, seed uint64, tr, eval Set) (Run, e
 	defer score.Finalize()
 	run := Run{Arm: arm, LR: lr, Seed: seed}
 	xb, yb := make([]float32, c.Batch*c.Dim), make([]int32, c.Batch)
+	var diverged error
 	for e := range c.Epochs {
-		order := train.EpochOrder(tr.Len(), seed, e)
-		for s := 0; s+c.Batch <= len(order); s += c.Batch {
-			for b, i := range order[s : s+c.Batch] {
-				copy(xb[b*c.Dim:(b+1)*c.Dim], tr.X[i*c.Dim:(i+1)*c.Dim])
-				yb[b] = tr.Y[i]
-			}
-			x := tensors.FromFlatDataAndDimensions(xb, c.Batch, c.Dim)
-			loss, _, err := step.Step(x, tensors.FromValue(yb))
-			x.MustFinalizeAll()
-			if err == nil && (math.IsNaN(loss) || math.IsInf(loss, 0)) {
-				err = fmt.Errorf("%w: the training loss is %v", ErrDiverged, loss)
-			}
-			if err != nil {
-				return Run{}, fmt.Errorf("enslossexp: %s lr=%g seed %d, epoch %d: %w", arm, lr, seed, e+1, err)
+		if diverged == nil {
+			if err := c.epoch(step, tr, seed, e, xb, yb); err != nil {
+				if !errors.Is(err, ErrDiverged) {
+					return Run{}, fmt.Errorf("enslossexp: %s lr=%g seed %d, epoch %d: %w", arm, lr, seed, e+1, err)
+				}
+				// Training stops; the diverged model is still evaluated as it is, as a user would get it
+				// (non-finite scores predict class 0).
+				diverged, run.Diverged = err, e+1
 			}
 		}
 		if (e+1)%c.EvalEvery != 0 && e+1 != c.Epochs {
@@ -299,7 +298,31 @@ func (c Config) Train(arm string, lr float64, seed uint64, tr, eval Set) (Run, e
 		run.Epochs = append(run.Epochs, float64(e+1))
 		run.TrainAcc, run.EvalAcc, run.Memorised = append(run.TrainAcc, trAcc), append(run.EvalAcc, evAcc), append(run.Memorised, mem)
 	}
+	if diverged != nil {
+		return run, fmt.Errorf("enslossexp: %s lr=%g seed %d, epoch %d: %w", arm, lr, seed, run.Diverged, diverged)
+	}
 	return run, nil
+}
+
+// epoch runs one epoch of training steps; a non-finite loss stops it with an error wrapping ErrDiverged.
+func (c Config) epoch(step *train.ContextStep, tr Set, seed uint64, e int, xb []float32, yb []int32) error {
+	order := train.EpochOrder(tr.Len(), seed, e)
+	for s := 0; s+c.Batch <= len(order); s += c.Batch {
+		for b, i := range order[s : s+c.Batch] {
+			copy(xb[b*c.Dim:(b+1)*c.Dim], tr.X[i*c.Dim:(i+1)*c.Dim])
+			yb[b] = tr.Y[i]
+		}
+		x := tensors.FromFlatDataAndDimensions(xb, c.Batch, c.Dim)
+		loss, _, err := step.Step(x, tensors.FromValue(yb))
+		x.MustFinalizeAll()
+		if err == nil && (math.IsNaN(loss) || math.IsInf(loss, 0)) {
+			err = fmt.Errorf("%w: the training loss is %v", ErrDiverged, loss)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // predict returns the model's scores on s.

@@ -1,6 +1,7 @@
 package enslossexp
 
 import (
+	"errors"
 	"math"
 	"slices"
 	"strings"
@@ -179,6 +180,12 @@ func TestTuningSkipsDivergedRates(t *testing.T) {
 	}
 	if !tu.Diverged[0] || tu.Diverged[1] || tu.Best != 0.01 {
 		t.Errorf("tuning %+v: want lr 1e4 diverged and 0.01 chosen", tu)
+	}
+	// A diverged final run is kept, with the diverged model's evaluations at every evaluation epoch.
+	tr, te := c.Data(c.RunSeed(0), false)
+	run, err := c.Train(EXP, 1e4, 1, tr, te)
+	if !errors.Is(err, ErrDiverged) || run.Diverged < 1 || len(run.EvalAcc) != 2 || !slices.Equal(run.Epochs, []float64{2, 3}) {
+		t.Errorf("diverged run %+v, error %v", run, err)
 	}
 	c.LRs = []float64{1e4}
 	if _, err := c.Tune(EXP, nil); err == nil || !strings.Contains(err.Error(), "every learning rate") {

@@ -60,8 +60,9 @@ func (c Config) Tune(arm string, progress func(string)) (Tuning, error) {
 func (c Config) Steps() int { return len(Arms) * (len(c.LRs) + c.Runs) }
 
 // Experiment tunes every arm, then trains each at its chosen learning rate for c.Runs independent runs
-// (the arms of run i share its seed: training sample, initialisation, data order). progress, if not
-// nil, is called after every training run.
+// (the arms of run i share its seed: training sample, initialisation, data order). A final run that
+// diverges is kept and scored as the model it ended with (see Train and Run.Diverged). progress, if
+// not nil, is called after every training run.
 func (c Config) Experiment(progress func(string)) (Result, error) {
 	if err := c.Check(); err != nil {
 		return Result{}, err
@@ -79,13 +80,13 @@ func (c Config) Experiment(progress func(string)) (Result, error) {
 		tr, te := c.Data(seed, false)
 		for _, t := range res.Tuning {
 			r, err := c.Train(t.Arm, t.Best, seed, tr, te)
-			if err != nil {
+			if err != nil && !errors.Is(err, ErrDiverged) {
 				return Result{}, err
 			}
 			res.Runs[t.Arm] = append(res.Runs[t.Arm], r)
 			if progress != nil {
 				acc, mem := r.Final()
-				progress(fmt.Sprintf("run %d %s: test accuracy %.3f, flipped labels fit %.2f", i+1, t.Arm, acc, mem))
+				progress(fmt.Sprintf("run %d %s: test accuracy %.3f, flipped labels fit %.2f, diverged at epoch %d (0: no)", i+1, t.Arm, acc, mem, r.Diverged))
 			}
 		}
 	}
@@ -100,6 +101,17 @@ func (r Result) Final(arm string) (acc, memorised []float64) {
 		acc, memorised = append(acc, a), append(memorised, m)
 	}
 	return acc, memorised
+}
+
+// DivergedRuns is the number of arm's final runs that diverged.
+func (r Result) DivergedRuns(arm string) int {
+	n := 0
+	for _, run := range r.Runs[arm] {
+		if run.Diverged > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // Peak returns, per run of arm, the best test accuracy over the evaluations minus the last one: how

@@ -73,10 +73,10 @@ func (r Result) CurvesFigure() *viz.Figure {
 // FinalTable shows each arm's last-epoch test accuracy, fraction of flipped labels fit, and test
 // accuracy lost since the best evaluation, as mean ± s.d. over the runs.
 func (r Result) FinalTable() *viz.Table {
-	t := viz.NewTable("Last epoch, mean ± s.d. over runs", "arm", "lr", "runs", "test accuracy", "flipped labels fit", "peak − final test accuracy").Digits(4)
+	t := viz.NewTable("Last epoch, mean ± s.d. over runs", "arm", "lr", "runs", "diverged", "test accuracy", "flipped labels fit", "peak − final test accuracy").Digits(4)
 	for _, tu := range r.Tuning {
 		acc, mem := r.Final(tu.Arm)
-		t.Row(tu.Arm, tu.Best, len(acc), pm(acc), pm(mem), pm(r.Peak(tu.Arm)))
+		t.Row(tu.Arm, tu.Best, len(acc), r.DivergedRuns(tu.Arm), pm(acc), pm(mem), pm(r.Peak(tu.Arm)))
 	}
 	return t
 }
