@@ -69,6 +69,11 @@ type Config struct {
 	Radius, Spread      float64
 	DataSeed            uint64 // the blobs, the splits and the label noise
 
+	// Hidden are the widths of the MLP's hidden layers (nil: the official two layers of width min(d, K)),
+	// Activation their activation (one of models.Activations; "": the official tanh).
+	Hidden     []int
+	Activation string
+
 	Epochs, Batch int
 	WeightDecay   float64
 	// Runs is the number of independent final runs per arm and setting (initialisation seed and data
@@ -158,9 +163,16 @@ func (c Config) Data(n data.NoiseConfig) (*Splits, error) {
 func (c Config) TrainConfig(obj string, p Point, tr, eval *data.Set, seed uint64, curve bool) train.Config {
 	opt := train.SGD(p.LR, 0.9).WithCosine(p.LR / 100)
 	opt.WeightDecay = c.WeightDecay
-	width := min(c.Dim, c.Classes)
-	m := models.NewMLP(c.Classes, width, width)
-	m.Activation = "tanh"
+	hidden := c.Hidden
+	if hidden == nil {
+		width := min(c.Dim, c.Classes)
+		hidden = []int{width, width}
+	}
+	m := models.NewMLP(c.Classes, hidden...)
+	m.Activation = c.Activation
+	if m.Activation == "" {
+		m.Activation = "tanh"
+	}
 	cfg := train.Config{Model: m, Train: tr, Test: eval, Objective: obj, ObjectiveParams: p.Params, Optimizer: opt,
 		BatchSize: c.Batch, Epochs: c.Epochs, Seed: seed, Silent: true}
 	if curve {

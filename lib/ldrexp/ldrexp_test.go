@@ -117,3 +117,18 @@ func TestRun(t *testing.T) {
 		t.Error("SettingResult.Arm")
 	}
 }
+
+func TestTrainConfigModel(t *testing.T) {
+	c := tiny()
+	sp, err := c.Data(c.Noise[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.TrainConfig("ce", Point{LR: 0.1}, sp.Train, sp.Val, 1, false).Model.Name(); got != "mlp-3-3-4-tanh" {
+		t.Errorf("default model %q, want the official two tanh layers of width min(d, K) = 3", got)
+	}
+	c.Hidden, c.Activation = []int{8, 8}, "relu"
+	if got := c.TrainConfig("ce", Point{LR: 0.1}, sp.Train, sp.Val, 1, false).Model.Name(); got != "mlp-8-8-4" {
+		t.Errorf("model %q, want mlp-8-8-4 from Hidden and Activation", got)
+	}
+}
