@@ -13,7 +13,7 @@ func TestConfigs(t *testing.T) {
 		if err := c.Check(); err != nil {
 			t.Fatal(err)
 		}
-		if c.Runs < verdict.MinRuns || len(c.Arms) != 4 {
+		if c.Runs < verdict.MinRuns || len(c.Arms) != 4 || !c.ScoreDiverged {
 			t.Errorf("%d runs, %d arms", c.Runs, len(c.Arms))
 		}
 		for _, a := range c.Arms {
