@@ -69,12 +69,20 @@ type Config struct {
 	Radius, Spread      float64
 	DataSeed            uint64 // the blobs, the splits and the label noise
 
+	// Hidden are the widths of the MLP's hidden layers (nil: the official two layers of width min(d, K)),
+	// Activation their activation (one of models.Activations; "": the official tanh).
+	Hidden     []int
+	Activation string
+
 	Epochs, Batch int
 	WeightDecay   float64
 	// Runs is the number of independent final runs per arm and setting (initialisation seed and data
 	// order r+1 for run r); tuning uses one run with TuneSeed.
 	Runs     int
 	TuneSeed uint64
+	// ScoreDiverged scores a final run whose loss diverges at chance, 1/K at every epoch, and counts it in
+	// ArmResult.Diverged (an unstable method pays for its instability); when false such a run is an error.
+	ScoreDiverged bool
 
 	Noise []data.NoiseConfig // the settings; Seed is replaced by DataSeed
 	Arms  []Arm
@@ -158,9 +166,16 @@ func (c Config) Data(n data.NoiseConfig) (*Splits, error) {
 func (c Config) TrainConfig(obj string, p Point, tr, eval *data.Set, seed uint64, curve bool) train.Config {
 	opt := train.SGD(p.LR, 0.9).WithCosine(p.LR / 100)
 	opt.WeightDecay = c.WeightDecay
-	width := min(c.Dim, c.Classes)
-	m := models.NewMLP(c.Classes, width, width)
-	m.Activation = "tanh"
+	hidden := c.Hidden
+	if hidden == nil {
+		width := min(c.Dim, c.Classes)
+		hidden = []int{width, width}
+	}
+	m := models.NewMLP(c.Classes, hidden...)
+	m.Activation = c.Activation
+	if m.Activation == "" {
+		m.Activation = "tanh"
+	}
 	cfg := train.Config{Model: m, Train: tr, Test: eval, Objective: obj, ObjectiveParams: p.Params, Optimizer: opt,
 		BatchSize: c.Batch, Epochs: c.Epochs, Seed: seed, Silent: true}
 	if curve {
@@ -183,6 +198,26 @@ func accuracies(res *train.Result, stepsPerEpoch int) (curve []float64, final fl
 	return curve, f.Accuracy, nil
 }
 
+// finalRun trains objective obj at point p on s.Train from seed and returns its clean-test accuracy after
+// every epoch and at the end; a diverged run is an error, or scored at chance with ScoreDiverged.
+func (c Config) finalRun(obj string, p Point, s *Splits, seed uint64) (curve []float64, acc float64, diverged bool, err error) {
+	res, err := train.Run(c.TrainConfig(obj, p, s.Train, s.Test, seed, true))
+	var div *train.DivergedError
+	if c.ScoreDiverged && errors.As(err, &div) {
+		chance := 1 / float64(c.Classes)
+		curve = make([]float64, c.Epochs)
+		for i := range curve {
+			curve[i] = chance
+		}
+		return curve, chance, true, nil
+	}
+	if err != nil {
+		return nil, 0, false, err
+	}
+	curve, acc, err = accuracies(res, s.Train.Len()/c.Batch)
+	return curve, acc, false, err
+}
+
 // Tuning is the validation accuracy of every grid point of one arm (NaN: the run diverged), and the
 // index of the chosen point.
 type Tuning struct {
@@ -197,6 +232,8 @@ type ArmResult struct {
 	Chosen string      // the chosen point, in words
 	Test   []float64   // clean-test accuracy of each final run (run r: seed r+1)
 	Curves [][]float64 // clean-test accuracy after each epoch of each final run
+	// Diverged is the number of final runs that diverged and were scored at chance (Config.ScoreDiverged).
+	Diverged int
 }
 
 // SettingResult is every arm in one noise setting.
@@ -264,13 +301,12 @@ func Run(c Config, progress func(done string)) ([]SettingResult, error) {
 			p := a.Grid[ar.Tuning.Best]
 			ar.Chosen = p.String()
 			for r := range c.Runs {
-				res, err := train.Run(c.TrainConfig(a.Objective, p, s.Train, s.Test, uint64(r+1), true))
+				curve, acc, diverged, err := c.finalRun(a.Objective, p, s, uint64(r+1))
 				if err != nil {
 					return nil, fmt.Errorf("ldrexp: %s, %s, run %d: %w", sr.Setting, a.Name, r+1, err)
 				}
-				curve, acc, err := accuracies(res, steps)
-				if err != nil {
-					return nil, err
+				if diverged {
+					ar.Diverged++
 				}
 				ar.Test = append(ar.Test, acc)
 				ar.Curves = append(ar.Curves, curve)

@@ -117,3 +117,41 @@ func TestRun(t *testing.T) {
 		t.Error("SettingResult.Arm")
 	}
 }
+
+func TestTrainConfigModel(t *testing.T) {
+	c := tiny()
+	sp, err := c.Data(c.Noise[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.TrainConfig("ce", Point{LR: 0.1}, sp.Train, sp.Val, 1, false).Model.Name(); got != "mlp-3-3-4-tanh" {
+		t.Errorf("default model %q, want the official two tanh layers of width min(d, K) = 3", got)
+	}
+	c.Hidden, c.Activation = []int{8, 8}, "relu"
+	if got := c.TrainConfig("ce", Point{LR: 0.1}, sp.Train, sp.Val, 1, false).Model.Name(); got != "mlp-8-8-4" {
+		t.Errorf("model %q, want mlp-8-8-4 from Hidden and Activation", got)
+	}
+}
+
+// TestDivergedFinalRun: a final run that diverges is an error, unless ScoreDiverged, which scores it at
+// chance (1/K, every epoch) and says so.
+func TestDivergedFinalRun(t *testing.T) {
+	c := tiny()
+	c.Hidden, c.Activation = []int{16, 16}, "relu" // unbounded logits: sum-exp at lr 1 overflows
+	sp, err := c.Data(c.Noise[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Point{LR: 1, Params: losses.Params{"tau": 0}}
+	if _, _, _, err := c.finalRun("comp-sum", p, sp, 1); err == nil {
+		t.Fatal("a diverged final run was not an error")
+	}
+	c.ScoreDiverged = true
+	curve, acc, diverged, err := c.finalRun("comp-sum", p, sp, 1)
+	if err != nil || !diverged || acc != 0.25 || len(curve) != c.Epochs || curve[c.Epochs-1] != 0.25 {
+		t.Fatalf("diverged run: curve %v, accuracy %v, diverged %v, %v; want chance 0.25 every epoch", curve, acc, diverged, err)
+	}
+	if _, acc, diverged, err := c.finalRun("ce", Point{LR: 0.1}, sp, 1); err != nil || diverged || acc == 0.25 {
+		t.Fatalf("a sane run: accuracy %v, diverged %v, %v", acc, diverged, err)
+	}
+}
