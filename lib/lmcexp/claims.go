@@ -28,8 +28,8 @@ const (
 // (never counted): π(B) computes B's function, matching brings B closer to A on every pair, and every
 // endpoint beats chance by a factor 2.
 func (r *Result) Claims() ([]verdict.Claim, error) {
-	if len(r.Pairs) == 0 {
-		return nil, fmt.Errorf("lmcexp: no pairs in the result")
+	if len(r.Pairs) == 0 || r.Classes < 2 {
+		return nil, fmt.Errorf("lmcexp: incomplete result (%d pairs, %d classes)", len(r.Pairs), r.Classes)
 	}
 	n := len(r.Pairs)
 	naive, matched, layerMax := make([]float64, n), make([]float64, n), make([]float64, n)
@@ -49,7 +49,7 @@ func (r *Result) Claims() ([]verdict.Claim, error) {
 	}
 	cfg := r.Config
 	setting := fmt.Sprintf("MLP %v, %d epochs SGD, %s", cfg.Hidden, cfg.Epochs, cfg.Data)
-	chance := 1 / float64(cfg.Train.Classes)
+	chance := 1 / float64(r.Classes)
 	return []verdict.Claim{
 		{Claim: "weight matching lowers the linear-path barrier of independently initialised pairs (test-loss B_lin of A → π(B) vs A → B)",
 			Kind: verdict.Comparison, Method: matched, Baseline: naive, Paired: true, Lower: true, Untestable: untestable, Detail: setting},
@@ -69,4 +69,31 @@ func mean(v []float64) float64 {
 		s += x
 	}
 	return s / float64(len(v))
+}
+
+// WidthClaim is the claim of Ainsworth et al. that the barrier left after weight matching shrinks as
+// the networks get wider: a paired comparison, lower is the claim, of the matched test-loss barrier of
+// wide's pairs against narrow's (run i of both uses the same seeds and data). Not testable when the
+// narrow pairs keep no barrier after matching (mean below MinBarrier): there is nothing left to shrink.
+func WidthClaim(narrow, wide *Result) (verdict.Claim, error) {
+	if narrow == nil || wide == nil || len(narrow.Pairs) != len(wide.Pairs) || len(narrow.Pairs) == 0 {
+		return verdict.Claim{}, fmt.Errorf("lmcexp: WidthClaim needs two results with the same number of pairs (at least one)")
+	}
+	var n, w []float64
+	for i := range narrow.Pairs {
+		if narrow.Pairs[i].SeedA != wide.Pairs[i].SeedA || narrow.Pairs[i].SeedB != wide.Pairs[i].SeedB {
+			return verdict.Claim{}, fmt.Errorf("lmcexp: WidthClaim: pair %d has seeds %d, %d in one result and %d, %d in the other",
+				i, narrow.Pairs[i].SeedA, narrow.Pairs[i].SeedB, wide.Pairs[i].SeedA, wide.Pairs[i].SeedB)
+		}
+		n, w = append(n, narrow.Pairs[i].Matched), append(w, wide.Pairs[i].Matched)
+	}
+	c := verdict.Claim{
+		Claim: fmt.Sprintf("the barrier left after weight matching shrinks with width (test-loss B_lin of A → π(B), MLP %v vs %v)",
+			wide.Config.Hidden, narrow.Config.Hidden),
+		Kind: verdict.Comparison, Method: w, Baseline: n, Paired: true, Lower: true, Detail: wide.Config.Data,
+	}
+	if m := mean(n); m < MinBarrier {
+		c.Untestable = fmt.Sprintf("the narrow pairs keep no barrier after matching: mean test-loss B_lin %.4f < %.2f nats", m, MinBarrier)
+	}
+	return c, nil
 }

@@ -129,7 +129,9 @@ func MaxLayer(v []float64) float64 {
 // Result holds every pair, in run order.
 type Result struct {
 	Config Config
-	Pairs  []Pair
+	// Classes is the number of classes (Config's data sets are not stored with a memoised result).
+	Classes int
+	Pairs   []Pair
 }
 
 // Run trains cfg.Runs independent pairs and measures each. progress, when not nil, is called after each pair.
@@ -140,7 +142,7 @@ func Run(cfg Config, progress func(i int, p Pair)) (*Result, error) {
 	}
 	testData := landscape.FromSet(cfg.Test)
 	testData.Name = "test"
-	res := &Result{Config: cfg}
+	res := &Result{Config: cfg, Classes: cfg.Train.Classes}
 	for i := 0; i < cfg.Runs; i++ {
 		p, err := measurePair(cfg, testData, uint64(2*i+1), uint64(2*i+2))
 		if err != nil {
@@ -203,7 +205,7 @@ func measurePair(cfg Config, testData *landscape.Data, seedA, seedB uint64) (Pai
 	if p.DistMatched, err = dist(a, al.Aligned); err != nil {
 		return p, err
 	}
-	ev, err := landscape.NewEvaluator(forward, a, landscape.Config{Label: "lmcexp"})
+	ev, err := landscape.NewEvaluator(forward, a, landscape.Config{Label: "lmcexp", Silent: true})
 	if err != nil {
 		return p, err
 	}

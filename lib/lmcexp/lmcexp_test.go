@@ -79,7 +79,7 @@ func TestRunMeasuresIndependentPairs(t *testing.T) {
 
 // synthetic returns a result whose pairs have the given unmatched, matched and largest-layer barriers.
 func synthetic(t *testing.T, naive, matched, layer []float64) *Result {
-	r := &Result{Config: tiny(t).WithDefaults()}
+	r := &Result{Config: Config{Hidden: []int{6, 6}, Data: "synthetic"}, Classes: 4}
 	for i := range naive {
 		r.Pairs = append(r.Pairs, Pair{Naive: naive[i], Matched: matched[i], LayerNaive: []float64{layer[i] / 2, layer[i]},
 			AccA: 0.9, AccB: 0.9, DistNaive: 2, DistMatched: 1})
@@ -130,5 +130,38 @@ func TestClaims(t *testing.T) {
 	}
 	if _, err := (&Result{}).Claims(); err == nil {
 		t.Error("an empty result must be an error")
+	}
+}
+
+func TestWidthClaim(t *testing.T) {
+	narrow := synthetic(t, []float64{1, 1, 1}, []float64{0.4, 0.5, 0.45}, []float64{0, 0, 0})
+	wide := synthetic(t, []float64{1, 1, 1}, []float64{0.1, 0.15, 0.1}, []float64{0, 0, 0})
+	decideOne := func(n, w *Result) verdict.Outcome {
+		c, err := WidthClaim(n, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := verdict.Decide("02-lmc", c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep.Claims[0].Outcome
+	}
+	if o := decideOne(narrow, wide); o != verdict.Reproduced {
+		t.Errorf("wide pairs keep less barrier: %s, want reproduced", o)
+	}
+	if o := decideOne(wide, narrow); o != verdict.NotReproduced {
+		t.Errorf("wide pairs keep more barrier: %s, want not reproduced", o)
+	}
+	flat := synthetic(t, []float64{1, 1, 1}, []float64{0.01, 0, 0.02}, []float64{0, 0, 0})
+	if o := decideOne(flat, wide); o != verdict.NotTestable {
+		t.Errorf("no barrier left at the narrow width: %s, want not testable", o)
+	}
+	wide.Pairs[2].SeedB = 99
+	if _, err := WidthClaim(narrow, wide); err == nil || !strings.Contains(err.Error(), "pair 2") {
+		t.Errorf("mismatched seeds: error %v, want one naming pair 2", err)
+	}
+	if _, err := WidthClaim(narrow, &Result{}); err == nil {
+		t.Error("results of different sizes must be an error")
 	}
 }
