@@ -110,6 +110,11 @@ type Pair struct {
 	// paths where only group ℓ moves from A towards B (resp. π(B)) and every other group stays at A.
 	Layers                   []string
 	LayerNaive, LayerMatched []float64
+	// RiseNaive[ℓ] and RiseMatched[ℓ] are the raw rise φ(½) − φ(0) of those single-layer paths, and
+	// HybridNaive[ℓ], HybridMatched[ℓ] the loss at their end (A with layer ℓ of B, resp. π(B)): an end
+	// far above A makes the chord steep, so a rising path can have a small B_lin.
+	RiseNaive, RiseMatched     []float64
+	HybridNaive, HybridMatched []float64
 	// DistNaive = ‖θ_B − θ_A‖, DistMatched = ‖π(θ_B) − θ_A‖.
 	DistNaive, DistMatched float64
 	// SameFunction is max |logits(B) − logits(π(B))| on the test data (zero up to round-off).
@@ -225,16 +230,19 @@ func measurePair(cfg Config, testData *landscape.Data, seedA, seedB uint64) (Pai
 	p.Matched, p.MatchedErr = matched.Curves[0].LossBarrier.Linear, matched.Curves[0].ErrorBarrier.Linear
 	lo := landscape.LayerwiseOptions{NumAlpha: cfg.NumAlpha}
 	for _, other := range []struct {
-		b   *landscape.ParamSet
-		out *[]float64
-	}{{b, &p.LayerNaive}, {al.Aligned, &p.LayerMatched}} {
+		b                  *landscape.ParamSet
+		barrier, rise, end *[]float64
+	}{{b, &p.LayerNaive, &p.RiseNaive, &p.HybridNaive}, {al.Aligned, &p.LayerMatched, &p.RiseMatched, &p.HybridMatched}} {
 		lw, err := landscape.InterpolateLayers(ev, a, other.b, testData, lo)
 		if err != nil {
 			return p, err
 		}
 		p.Layers = lw.Rows
-		for _, br := range lw.Barrier {
-			*other.out = append(*other.out, br.Linear)
+		for i, br := range lw.Barrier {
+			l := lw.Loss[i]
+			*other.barrier = append(*other.barrier, br.Linear)
+			*other.rise = append(*other.rise, l[len(l)/2]-l[0])
+			*other.end = append(*other.end, l[len(l)-1])
 		}
 	}
 	return p, nil

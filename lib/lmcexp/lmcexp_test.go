@@ -58,7 +58,7 @@ func TestRunMeasuresIndependentPairs(t *testing.T) {
 		if p.Naive < 0 || p.Matched < 0 || len(p.Alpha) != 5 || len(p.LossNaive) != 5 {
 			t.Errorf("pair %d: barriers %g, %g (want ≥ 0), %d α", i, p.Naive, p.Matched, len(p.Alpha))
 		}
-		if len(p.Layers) != 3 || len(p.LayerNaive) != 3 || len(p.LayerMatched) != 3 {
+		if len(p.Layers) != 3 || len(p.LayerNaive) != 3 || len(p.LayerMatched) != 3 || len(p.RiseNaive) != 3 || len(p.HybridMatched) != 3 {
 			t.Errorf("pair %d: layers %v, want the three dense layers", i, p.Layers)
 		}
 		if p.LossNaive[0] != p.LossMatched[0] {
