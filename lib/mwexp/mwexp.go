@@ -57,7 +57,7 @@ type Config struct {
 // B = 32, H = 3 same-cluster hard negatives, tau = 0.05, Adam).
 func Default() Config {
 	return Config{Dim: 32, Emb: 16, Clusters: 40, Passages: 2000, Noise: 0.5, Train: 2000, Val: 300, Test: 500,
-		HardNeg: 3, Batch: 32, Tau: 0.05, Epochs: 20, TopNeg: 100, LRs: []float64{1e-3, 3e-3, 1e-2, 3e-2}, Runs: 5}
+		HardNeg: 3, Batch: 32, Tau: 0.05, Epochs: 20, TopNeg: 100, LRs: []float64{3e-4, 1e-3, 3e-3, 1e-2, 3e-2}, Runs: 5}
 }
 
 // Quick is Default at CI sizes (the same code path).
@@ -420,99 +420,128 @@ func OffsetGrad(c Config, d *Data, arm string, p Params, seed uint64) (float64, 
 
 // Result is the whole experiment's outcome.
 type Result struct {
-	// Val[arm][i] is the validation global AUC of LRs[i] (one tuning run, seed TuneSeed).
-	Val    map[string][]float64
-	Chosen map[string]float64 // the chosen learning rate of each arm
-	// Test[arm][r] are the test metrics of final run r (seed r+1; runs of both arms with the same r
-	// share initialisation, data order and hard negatives, so they are paired).
-	Test   map[string][]Metrics
-	Curves map[string][][]float64 // training loss per epoch of each final run
-	// GradV[arm][r] is |∂L/∂v| of the arm's own loss at the trained parameters of run r (Lemma 1).
-	GradV map[string][]float64
-	// V[arm][r] is the trained style weight (it starts at 0.5).
-	V map[string][]float64
+	// ValAUC[arm][i] and ValMRR[arm][i] are the validation global AUC and MRR@10 of LRs[i] (one tuning
+	// run, seed TuneSeed).
+	ValAUC, ValMRR map[string][]float64
+	// ByAUC[arm] are the final runs of the learning rate with the best validation AUC, ByMRR[arm] those
+	// of the best validation MRR@10 (the same runs when the two choices agree).
+	ByAUC, ByMRR map[string]*Final
+}
+
+// Final are the independent runs of one arm at one learning rate: run r uses seed r+1 for the
+// initialisation, data order and hard negatives, so runs of both arms with the same r are paired.
+type Final struct {
+	LR     float64
+	Test   []Metrics   // test metrics of each run
+	Curves [][]float64 // training loss per epoch of each run
+	GradV  []float64   // |∂L/∂v| of the arm's own loss at the trained parameters (Lemma 1)
+	V      []float64   // the trained style weight (it starts at 0.5)
 }
 
 // TuneSeed seeds the tuning runs; the final runs use seeds 1..Runs.
 const TuneSeed = 1000
 
-// Steps is the number of training runs Run does.
-func (c Config) Steps() int { return len(Arms) * (len(c.LRs) + c.Runs) }
+// RunsAtMost is the most training runs Run does (fewer when an arm's two choices agree).
+func (c Config) RunsAtMost() int { return len(Arms) * (len(c.LRs) + 2*c.Runs) }
 
-// Run tunes each arm's learning rate on the validation split, then trains the chosen rates Runs times
-// and scores them on the test split. done, if not nil, is called after each training run.
+// Run tunes each arm's learning rate on the validation split (once for global AUC, once for MRR@10),
+// then trains each chosen rate Runs times and scores it on the test split. done, if not nil, is called
+// after each training run.
 func Run(c Config, done func(string)) (*Result, error) {
 	d, err := NewData(c)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Val: map[string][]float64{}, Chosen: map[string]float64{}, Test: map[string][]Metrics{},
-		Curves: map[string][][]float64{}, GradV: map[string][]float64{}, V: map[string][]float64{}}
+	res := &Result{ValAUC: map[string][]float64{}, ValMRR: map[string][]float64{},
+		ByAUC: map[string]*Final{}, ByMRR: map[string]*Final{}}
 	report := func(s string) {
 		if done != nil {
 			done(s)
 		}
 	}
 	for _, arm := range Arms {
-		best := math.Inf(-1)
 		for _, lr := range c.LRs {
 			tr, err := Train(c, d, arm, lr, TuneSeed)
-			auc := math.NaN()
+			// A diverged rate is recorded as NaN and never chosen.
+			auc, mrr := math.NaN(), math.NaN()
 			if err == nil {
 				m, err := Evaluate(c, tr.Final, d, d.Val)
 				if err != nil {
 					return nil, err
 				}
-				auc = m.AUC
+				auc, mrr = m.AUC, m.MRR
 			}
-			// A diverged rate is recorded as NaN and never chosen.
-			res.Val[arm] = append(res.Val[arm], auc)
-			if auc > best {
-				best, res.Chosen[arm] = auc, lr
-			}
-			report(fmt.Sprintf("tune %s lr %g: val AUC %.4f", arm, lr, auc))
+			res.ValAUC[arm], res.ValMRR[arm] = append(res.ValAUC[arm], auc), append(res.ValMRR[arm], mrr)
+			report(fmt.Sprintf("tune %s lr %g: val AUC %.4f, MRR@10 %.4f", arm, lr, auc, mrr))
 		}
-		if math.IsInf(best, -1) {
+		lrAUC, lrMRR := best(c.LRs, res.ValAUC[arm]), best(c.LRs, res.ValMRR[arm])
+		if math.IsNaN(lrAUC) || math.IsNaN(lrMRR) {
 			return nil, fmt.Errorf("mwexp: every learning rate of %s diverged", arm)
 		}
-		for r := range c.Runs {
-			seed := uint64(r + 1)
-			tr, err := Train(c, d, arm, res.Chosen[arm], seed)
-			if err != nil {
+		if res.ByAUC[arm], err = finalRuns(c, d, arm, lrAUC, report); err != nil {
+			return nil, err
+		}
+		res.ByMRR[arm] = res.ByAUC[arm]
+		if lrMRR != lrAUC {
+			if res.ByMRR[arm], err = finalRuns(c, d, arm, lrMRR, report); err != nil {
 				return nil, err
 			}
-			m, err := Evaluate(c, tr.Final, d, d.Test)
-			if err != nil {
-				return nil, err
-			}
-			g, err := OffsetGrad(c, d, arm, tr.Final, seed)
-			if err != nil {
-				return nil, err
-			}
-			res.Test[arm] = append(res.Test[arm], m)
-			res.Curves[arm] = append(res.Curves[arm], tr.Curve)
-			res.GradV[arm] = append(res.GradV[arm], math.Abs(g))
-			res.V[arm] = append(res.V[arm], tr.Final.V)
-			report(fmt.Sprintf("%s run %d: test AUC %.4f, MRR@10 %.4f", arm, r+1, m.AUC, m.MRR))
 		}
 	}
 	return res, nil
 }
 
-// AUC returns the test global AUC of each final run of arm.
+// best returns the learning rate of the largest finite score, NaN when none is finite.
+func best(lrs, score []float64) float64 {
+	lr, top := math.NaN(), math.Inf(-1)
+	for i, v := range score {
+		if v > top {
+			lr, top = lrs[i], v
+		}
+	}
+	return lr
+}
+
+func finalRuns(c Config, d *Data, arm string, lr float64, report func(string)) (*Final, error) {
+	f := &Final{LR: lr}
+	for r := range c.Runs {
+		seed := uint64(r + 1)
+		tr, err := Train(c, d, arm, lr, seed)
+		if err != nil {
+			return nil, err
+		}
+		m, err := Evaluate(c, tr.Final, d, d.Test)
+		if err != nil {
+			return nil, err
+		}
+		g, err := OffsetGrad(c, d, arm, tr.Final, seed)
+		if err != nil {
+			return nil, err
+		}
+		f.Test, f.Curves = append(f.Test, m), append(f.Curves, tr.Curve)
+		f.GradV, f.V = append(f.GradV, math.Abs(g)), append(f.V, tr.Final.V)
+		report(fmt.Sprintf("%s lr %g run %d: test AUC %.4f, MRR@10 %.4f", arm, lr, r+1, m.AUC, m.MRR))
+	}
+	return f, nil
+}
+
+// AUC returns the test global AUC of each final run of arm at its rate chosen on validation AUC.
 func (r *Result) AUC(arm string) []float64 {
-	return r.metric(arm, func(m Metrics) float64 { return m.AUC })
+	return metric(r.ByAUC[arm], func(m Metrics) float64 { return m.AUC })
 }
 
-// MRR returns the test MRR@10 of each final run of arm.
+// MRR returns the test MRR@10 of each final run of arm at its rate chosen on validation MRR@10.
 func (r *Result) MRR(arm string) []float64 {
-	return r.metric(arm, func(m Metrics) float64 { return m.MRR })
+	return metric(r.ByMRR[arm], func(m Metrics) float64 { return m.MRR })
 }
 
-func (r *Result) metric(arm string, f func(Metrics) float64) []float64 {
+func metric(f *Final, get func(Metrics) float64) []float64 {
+	if f == nil {
+		return nil
+	}
 	var out []float64
-	for _, m := range r.Test[arm] {
-		out = append(out, f(m))
+	for _, m := range f.Test {
+		out = append(out, get(m))
 	}
 	return out
 }

@@ -15,6 +15,16 @@ func tiny() Config {
 	return c
 }
 
+func TestBest(t *testing.T) {
+	lrs := []float64{1, 2, 3}
+	if got := best(lrs, []float64{0.5, math.NaN(), 0.7}); got != 3 {
+		t.Errorf("best = %v, want 3 (NaN skipped)", got)
+	}
+	if got := best(lrs, []float64{math.NaN(), math.NaN(), math.NaN()}); !math.IsNaN(got) {
+		t.Errorf("best of all-NaN = %v, want NaN", got)
+	}
+}
+
 func TestCheck(t *testing.T) {
 	if err := Default().Check(); err != nil {
 		t.Fatal(err)
@@ -116,14 +126,14 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != c.Steps() {
-		t.Errorf("%d progress calls, want %d", n, c.Steps())
+	if n > c.RunsAtMost() || n < len(Arms)*(len(c.LRs)+c.Runs) {
+		t.Errorf("%d progress calls, want between %d and %d", n, len(Arms)*(len(c.LRs)+c.Runs), c.RunsAtMost())
 	}
 	for _, arm := range Arms {
-		if len(res.AUC(arm)) != c.Runs || len(res.MRR(arm)) != c.Runs || len(res.Val[arm]) != len(c.LRs) {
-			t.Fatalf("%s: %d test runs, %d val points", arm, len(res.AUC(arm)), len(res.Val[arm]))
+		if len(res.AUC(arm)) != c.Runs || len(res.MRR(arm)) != c.Runs || len(res.ValAUC[arm]) != len(c.LRs) || len(res.ValMRR[arm]) != len(c.LRs) {
+			t.Fatalf("%s: %d test runs, %d val points", arm, len(res.AUC(arm)), len(res.ValAUC[arm]))
 		}
-		for _, curve := range res.Curves[arm] {
+		for _, curve := range res.ByAUC[arm].Curves {
 			if len(curve) != c.Epochs || !(curve[len(curve)-1] < curve[0]) {
 				t.Errorf("%s: training loss %v does not fall", arm, curve)
 			}
@@ -134,7 +144,7 @@ func TestRun(t *testing.T) {
 		t.Errorf("two MW runs gave the same AUC %v: seeds not independent", a[0])
 	}
 	// MW sees the style offset and shrinks v from 0.5; InfoNCE cannot see it.
-	for r, v := range res.V[MW] {
+	for r, v := range res.ByAUC[MW].V {
 		if !(v < 0.5) {
 			t.Errorf("MW run %d: v = %v, want it to shrink from 0.5", r, v)
 		}
