@@ -238,7 +238,7 @@ func (c Config) TrainArm(arm Arm, bits int, tr *data.Set, t Training, seed uint6
 		}
 		if arm == GPGWDR {
 			var ws []*Node
-			for l := 1; l < len(c.Dims)-1; l++ {
+			for l := 1; l < len(c.Dims)-1; l++ { // every layer but the first, as the paper's WDR-Loss
 				ws = append(ws, ctx.In(fmt.Sprintf("dense_%d", l)).GetVariable(models.WeightsVar).ValueGraph(x.Graph()))
 			}
 			loss = Add(loss, losses.WDRLoss(ws, losses.WDRLambdaK, losses.WDRLambdaS, losses.WDRTargetKurtosis))

@@ -65,3 +65,30 @@ func TestTrainArms(t *testing.T) {
 		t.Error("static at a bit-width outside Bits: no error")
 	}
 }
+
+// TestRunDecides: Run tunes every model on validation and returns Runs paired runs whose accuracies the
+// claims take.
+func TestRunDecides(t *testing.T) {
+	c := Config{Dims: []int{4, 8, 8, 2}, Bits: []int{2, 4, 8}, EvalBits: []int{4}, EdgeBits: 8, Runs: 3, StaticMargin: 0.01, FloatMargin: 0.02}
+	s := Setup{Train: blobs(64, 4, 1), Val: blobs(32, 4, 3), Test: blobs(64, 4, 2), LRs: []float64{1e-9, 5e-3},
+		Training: Training{Epochs: 4, Batch: 16, Cands: 5, ChanCands: 2}, TuneSeed: 99}
+	steps := 0
+	res, err := c.Run(s, func(string) { steps++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if steps != 4*2+4*3 || len(res.Runs) != 3 {
+		t.Fatalf("%d trainings, %d runs", steps, len(res.Runs))
+	}
+	for name, lr := range res.LR {
+		if lr != 5e-3 {
+			t.Errorf("%s tuned to lr %g (validation %.3f): the untrainable 1e-9 won", name, lr, res.ValAcc[name])
+		}
+	}
+	if _, err := c.Claims(res.Runs); err != nil {
+		t.Fatal(err)
+	}
+	if res.Runs[0].Float == res.Runs[1].Float && res.Runs[0].Supernet[4] == res.Runs[1].Supernet[4] && res.Runs[0].Kurt == res.Runs[1].Kurt {
+		t.Error("runs 1 and 2 look identical: are the seeds independent?")
+	}
+}
