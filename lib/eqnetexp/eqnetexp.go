@@ -26,7 +26,7 @@ var Forms = []string{"sym/channel", "sym/layer", "asym/channel", "asym/layer"}
 
 // Config is the experiment's scale and decision rule.
 type Config struct {
-	// Dims are the MLP's layer widths, input first (default 196-128-128-128-10: Fashion-MNIST
+	// Dims are the MLP's layer widths, input first (default 196-64-64-64-10: Fashion-MNIST
 	// average-pooled to 14×14, three hidden layers, so two of the four weight layers take the low
 	// bit-width when EdgeBits = 8).
 	Dims []int
@@ -46,7 +46,7 @@ type Config struct {
 
 // Default returns the full-size configuration.
 func Default() Config {
-	return Config{Dims: []int{196, 128, 128, 128, 10}, Bits: []int{2, 3, 4, 8}, EvalBits: []int{2, 4},
+	return Config{Dims: []int{196, 64, 64, 64, 10}, Bits: []int{2, 3, 4, 8}, EvalBits: []int{2, 4},
 		EdgeBits: 8, Runs: 3, StaticMargin: 0.01, FloatMargin: 0.02}
 }
 

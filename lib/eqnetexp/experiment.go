@@ -160,3 +160,33 @@ func (c Config) kurtGap(ctx *context.Context) float64 {
 	}
 	return gap / float64(max(n, 1))
 }
+
+// Sizes are the Fashion-MNIST splits of the experiment: training and validation come from the training
+// set (a stratified split), test from the test set; images are average-pooled to 14×14.
+type Sizes struct{ Train, Val, Test int }
+
+// Fashion loads the splits of sz as a Setup with training settings t and learning-rate grid lrs.
+func Fashion(sz Sizes, t Training, lrs []float64) (Setup, error) {
+	if sz.Train < 1 || sz.Val < 1 || sz.Test < 1 {
+		return Setup{}, fmt.Errorf("eqnetexp: Fashion: sizes %+v must be positive", sz)
+	}
+	all, err := data.FashionMNIST("train", data.WithSubset(sz.Train+sz.Val), data.WithSeed(1))
+	if err != nil {
+		return Setup{}, err
+	}
+	te, err := data.FashionMNIST("test", data.WithSubset(sz.Test), data.WithSeed(2))
+	if err != nil {
+		return Setup{}, err
+	}
+	if all, err = all.Downsample(2); err != nil {
+		return Setup{}, err
+	}
+	if te, err = te.Downsample(2); err != nil {
+		return Setup{}, err
+	}
+	tr, val, err := all.Split(float64(sz.Train)/float64(sz.Train+sz.Val), 3)
+	if err != nil {
+		return Setup{}, err
+	}
+	return Setup{Train: tr, Val: val, Test: te, Training: t, LRs: lrs, TuneSeed: 100}, nil
+}
