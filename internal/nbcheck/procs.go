@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // The processes of one notebook run: Jupyter starts the kernel in a session of its own, the kernel
@@ -115,4 +116,27 @@ func killRun(root int, tag string) {
 	for pid := range stopped {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
+	// A killed process lives on until the scheduler lets it exit, which on a loaded machine can outlast
+	// the return: wait (a few seconds at most) until each is gone or a zombie, so that "nothing of the
+	// run survives Execute" holds when Execute returns.
+	deadline := time.Now().Add(5 * time.Second)
+	for pid := range stopped {
+		for running(pid) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// running reports whether pid exists and is not a zombie.
+func running(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return false
+	}
+	return s[i+2] != 'Z' && s[i+2] != 'X'
 }
