@@ -18,6 +18,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/losslab/losslab/lib/data"
 	"github.com/losslab/losslab/lib/losses"
 	"github.com/losslab/losslab/lib/models"
@@ -319,4 +320,15 @@ func Run(c Config, progress func(done string)) ([]SettingResult, error) {
 		out = append(out, sr)
 	}
 	return out, nil
+}
+
+// closedForm returns the loss of objective name with params p on the paper's worked example
+// f = [2, 1, 0.1], y = 0.
+func closedForm(name string, p losses.Params) (float64, error) {
+	in := map[string]*tensors.Tensor{"logits": tensors.FromValue([][]float32{{2, 1, 0.1}}), "labels": tensors.FromValue([]int32{0})}
+	r, err := losses.Evaluate(name, in, p)
+	if err != nil {
+		return 0, err
+	}
+	return r.Loss, nil
 }
