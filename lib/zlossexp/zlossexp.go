@@ -12,48 +12,26 @@ package zlossexp
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"math"
-	"slices"
 	"strconv"
 
 	"github.com/losslab/losslab/lib/calibexp"
 	"github.com/losslab/losslab/lib/data"
+	"github.com/losslab/losslab/lib/ldrexp"
 	"github.com/losslab/losslab/lib/losses"
 	"github.com/losslab/losslab/lib/models"
 	"github.com/losslab/losslab/lib/train"
 )
 
-// Point is one configuration of a grid: Adam's learning rate and the objective's hyperparameters.
-type Point struct {
-	LR     float64
-	Params losses.Params
-}
-
-// String is the point in words, e.g. "lr=0.001 a=1 b=2" (hyperparameters in name order).
-func (p Point) String() string {
-	s := fmt.Sprintf("lr=%g", p.LR)
-	for _, k := range slices.Sorted(maps.Keys(p.Params)) {
-		s += fmt.Sprintf(" %s=%g", k, p.Params[k])
-	}
-	return s
-}
+// Point is one configuration of a grid: Adam's learning rate and the objective's hyperparameters (the
+// label-noise experiment's grid point, lib/ldrexp).
+type Point = ldrexp.Point
 
 // Arm is one method or baseline: an objective of lib/losses and the grid it is tuned over.
-type Arm struct {
-	Name      string // shown in tables, e.g. "CE"
-	Objective string // a classification objective of lib/losses, e.g. "z-loss"
-	Grid      []Point
-}
+type Arm = ldrexp.Arm
 
 // LRGrid returns one point per learning rate (an objective without hyperparameters).
-func LRGrid(lrs ...float64) []Point {
-	g := make([]Point, len(lrs))
-	for i, lr := range lrs {
-		g[i] = Point{LR: lr}
-	}
-	return g
-}
+func LRGrid(lrs ...float64) []Point { return ldrexp.Grid(lrs, "", nil) }
 
 // ABGrid returns the Z-loss points (a, b) for every a in as and b in bs, at learning rate lr.
 func ABGrid(lr float64, as, bs []float64) []Point {
